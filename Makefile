@@ -1,0 +1,23 @@
+# The two commands README.md starts with, and the pieces of the test command.
+.PHONY: demo demo-clean test sanity unit integration setup
+
+demo:
+	@bash scripts/demo.sh
+
+demo-clean:
+	@bash scripts/demo.sh clean
+
+test:
+	@bash scripts/test.sh all
+
+sanity:
+	@bash scripts/test.sh sanity
+
+unit:
+	@bash scripts/test.sh unit
+
+integration:
+	@bash scripts/test.sh integration
+
+setup:
+	@bash scripts/setup.sh

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test command (`make test`): install what is needed, build the fixtures, start a libvirtd
+# if none answers, run ansible-test sanity, the unit tests and the integration tests, and stop
+# what it started, by PID, even when a test fails.
+#   scripts/test.sh [all|sanity|unit|integration|pytest] [pytest arguments...]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+what=${1:-all}; shift || true
+T0=$SECONDS
+
+"$UV_REPO/scripts/setup.sh"
+"$UV_REPO/tests/fixtures/build.sh"
+export PATH="$UV_VENV/bin:$PATH" PYTHONPATH="$UV_COLLECTIONS" ANSIBLE_COLLECTIONS_PATH="$UV_COLLECTIONS"
+
+started_rig=
+cleanup() {
+  [ -n "$started_rig" ] && "$UV_REPO/scripts/rig.sh" stop
+  return 0
+}
+trap cleanup EXIT
+if [ "$what" != sanity ] && [ "$what" != unit ]; then
+  "$UV_REPO/scripts/rig.sh" start
+  started_rig=1
+fi
+
+sanity() {
+  # ansible-test wants a real ansible_collections/unattended/virt folder: test a copy.
+  local dest=$UV_WORK/sanity/ansible_collections/unattended/virt
+  mkdir -p "$dest"
+  rsync -a --delete --exclude=.git --exclude=tests/output --filter=':- .gitignore' "$UV_REPO/" "$dest/"
+  # A venv of its own: --requirements pins linters that must not disturb the test venv.
+  # (--venv would download pip's bootstrap from a host this network cannot reach.)
+  local venv=$UV_WORK/sanity-venv
+  if [ ! -x "$venv/bin/ansible-test" ]; then
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check 'ansible-core>=2.19,<2.20'
+  fi
+  local pip_version
+  pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',$/\1/p" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
+  mkdir -p ~/.ansible/test/cache
+  cp "$UV_REPO/scripts/get_pip_bootstrap.py" ~/.ansible/test/cache/get_pip_"${pip_version//./_}".py
+  (cd "$dest" && git init -q . && git add -A && \
+   PATH="$venv/bin:$PATH" PYTHONPATH= "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements)
+}
+
+run_pytest() {  # pytest exits 5 when it collected nothing: that is a failure here too
+  python -m pytest "$@"
+}
+
+case "$what" in
+  sanity) sanity ;;
+  unit) run_pytest tests/unit "$@" ;;
+  integration) run_pytest tests/integration "$@" ;;
+  pytest) run_pytest "$@" ;;
+  all)
+    sanity
+    run_pytest tests/unit tests/integration "$@"
+    ;;
+  *) echo "usage: $0 [all|sanity|unit|integration|pytest] [pytest args]" >&2; exit 2 ;;
+esac
+log "done in $((SECONDS - T0)) s"

@@ -1,0 +1,236 @@
+"""Helpers shared by the unit and integration tests: paths of the rig, real servers on
+127.0.0.1 (HTTP with fault injection, FTP), module runners and install-record reading."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.environ.get("UV_WORK", "/var/tmp/unattended-virt")
+FIXTURES = os.environ.get("UV_FIXTURES", os.path.join(WORK, "fixtures"))
+COLLECTIONS = os.environ.get("UV_COLLECTIONS", os.path.join(WORK, "collections"))
+URI = os.environ.get("UV_URI", "qemu:///system")
+KERNEL = os.path.join(FIXTURES, "kernel", "vmlinuz")
+STANDIN_INITRD = os.path.join(FIXTURES, "standin", "initrd.img")
+TREES = os.path.join(FIXTURES, "trees")
+DEBIAN_NETBOOT = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64"
+RECORD_MAGIC = b"UNATTENDED-VIRT-STANDIN-RECORD 1\n"
+
+
+def unique_prefix():
+    """A prefix for every domain, volume and file one test session creates."""
+    return "uvtest-%s-" % uuid.uuid4().hex[:8]
+
+
+def read_install_record(disk_path):
+    """The stand-in installer's record from the first 4 KiB of a raw disk, as a dict,
+    or None when the disk carries none."""
+    with open(disk_path, "rb") as disk:
+        head = disk.read(4096)
+    if not head.startswith(RECORD_MAGIC):
+        return None
+    record = {}
+    for line in head[len(RECORD_MAGIC):].decode("utf-8", "replace").splitlines():
+        if line == "END":
+            return record
+        key, value = line.split("=", 1)
+        record[key] = value
+    return None
+
+
+def console_lines(log_path, prefix="STANDIN:"):
+    if not os.path.exists(log_path):
+        return []
+    with open(log_path, errors="replace") as log:
+        return [line.rstrip("\r\n") for line in log if line.startswith(prefix)]
+
+
+# --------------------------------------------------------------------------- HTTP server
+class _FaultHandler(SimpleHTTPRequestHandler):
+    """Serves files from the server's root, unless a fault is set for the path."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _fault(self):
+        return self.server.faults.get(self.path.split("?")[0])
+
+    def do_GET(self):
+        self._serve(head=False)
+
+    def do_HEAD(self):
+        self._serve(head=True)
+
+    def _serve(self, head):
+        self.server.log_request_line(self.command, self.path)
+        fault = self._fault()
+        if fault is None:
+            if head:
+                return super().do_HEAD()
+            return super().do_GET()
+        kind = fault[0]
+        if kind == "status":
+            self.send_response(fault[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif kind == "redirect":
+            self.send_response(302)
+            self.send_header("Location", fault[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif kind in ("reset", "truncate", "stall"):
+            path = self.translate_path(self.path)
+            with open(path, "rb") as src:
+                body = src.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if head:
+                return
+            if kind == "stall":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                time.sleep(fault[1])
+                return
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            if kind == "reset":  # RST instead of FIN
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.close_connection = True
+        else:
+            raise ValueError("unknown fault %r" % (fault,))
+
+    def copyfile(self, source, outputfile):
+        sent = 0
+        while True:
+            chunk = source.read(1 << 20)
+            if not chunk:
+                break
+            outputfile.write(chunk)
+            sent += len(chunk)
+        self.server.count_bytes(sent)
+
+
+class FaultHTTPServer(ThreadingHTTPServer):
+    """A real HTTP server on 127.0.0.1 serving `root`, with faults set per path:
+    set_fault(path, "status", 404) / ("redirect", url) / ("reset",) / ("truncate",) /
+    ("stall", seconds).  Counts requests and payload bytes for cache tests."""
+
+    daemon_threads = True
+
+    def __init__(self, root):
+        super().__init__(("127.0.0.1", 0), partial(_FaultHandler, directory=root))
+        self.root = root
+        self.faults = {}
+        self.requests = []
+        self.bytes_sent = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/" % self.server_address[1]
+
+    def set_fault(self, path, kind, *args):
+        self.faults[path] = (kind,) + args
+
+    def clear(self):
+        self.faults.clear()
+        with self._lock:
+            self.requests = []
+            self.bytes_sent = 0
+
+    def log_request_line(self, method, path):
+        with self._lock:
+            self.requests.append((method, path))
+
+    def count_bytes(self, count):
+        with self._lock:
+            self.bytes_sent += count
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+# --------------------------------------------------------------------------- FTP server
+class FTPServerThread:
+    """pyftpdlib serving `root` anonymously, read-only, passive mode, on 127.0.0.1."""
+
+    def __init__(self, root):
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import ThreadedFTPServer
+
+        authorizer = DummyAuthorizer()
+        authorizer.add_anonymous(root, perm="elr")
+        handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "uvtest ftp"})
+        self.server = ThreadedFTPServer(("127.0.0.1", 0), handler)
+        self.url = "ftp://127.0.0.1:%d/" % self.server.address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self.server.close_all()
+
+
+# --------------------------------------------------------------------------- modules
+def module_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = COLLECTIONS
+    env["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
+    env.setdefault("ANSIBLE_HOST_KEY_CHECKING", "False")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    return env
+
+
+def run_module(name, args, check=False, diff=False, tmpdir=None):
+    """Run a module of this collection in a new Python process, the way Ansible does
+    (arguments in a JSON file), and return its JSON result.  No Ansible mocks."""
+    tmpdir = tmpdir or os.path.join(WORK, "tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    payload = dict(args)
+    payload["_ansible_check_mode"] = check
+    payload["_ansible_diff"] = diff
+    payload["_ansible_tmpdir"] = tmpdir
+    payload["_ansible_remote_tmp"] = tmpdir
+    args_file = os.path.join(tmpdir, "args-%s.json" % uuid.uuid4().hex)
+    with open(args_file, "w") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ansible_collections.unattended.virt.plugins.modules." + name, args_file],
+            env=module_env(), capture_output=True, text=True, timeout=900, check=False,
+        )
+    finally:
+        os.unlink(args_file)
+    try:
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        raise AssertionError("module %s printed no JSON (rc %d):\n%s\n%s" % (name, proc.returncode, proc.stdout, proc.stderr))
+    result["_rc"] = proc.returncode
+    result["_stderr"] = proc.stderr
+    return result
+
+
+def run_playbook(playbook, *extra, env=None, timeout=1800):
+    """ansible-playbook against this collection; returns the CompletedProcess (text)."""
+    full_env = module_env()
+    full_env.update(env or {})
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return subprocess.run([ansible_playbook, playbook] + list(extra), env=full_env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def have_command(name):
+    return shutil.which(name) is not None
