@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the other scripts: where things live.  Everything the tests build or start
 # lives under UV_WORK (outside the repo, so no tool walks into it), keyed by nothing but
 # this path: a second clone on the same machine reuses the venv and the fixtures.

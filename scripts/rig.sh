@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# rig.sh start|stop: a libvirtd for the tests.  `start` does nothing when a libvirtd already
+# rig.sh start|stop|answers: a libvirtd for the tests.  `start` does nothing when a libvirtd already
 # answers at qemu:///system; otherwise it starts virtlogd and libvirtd by hand (no systemd
 # here) and records their PIDs.  `stop` stops exactly what `start` started, by PID.
 set -euo pipefail
@@ -21,11 +21,11 @@ record() {  # record NAME PID
 }
 
 stop_one() {
-  local pid i
+  local pid
   if alive "$1"; then
     pid=$(cat "$UV_RUN/$1.pid")
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
     [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
     log "stopped $1 (pid $pid)"
   fi
@@ -46,8 +46,9 @@ start() {
   nohup /usr/bin/python3 "$UV_REPO/scripts/subreaper.py" /usr/sbin/libvirtd \
       -f "$UV_RUN/libvirtd.conf" -p "$UV_RUN/libvirtd.own.pid" \
       </dev/null >>"$UV_RUN/libvirtd.stdout" 2>&1 &
-  record libvirtd-subreaper $!
+  local subreaper=$!
   for _ in $(seq 300); do answers && break; sleep 0.1; done
+  record libvirtd-subreaper "$subreaper"     # now that it runs python, not nohup
   if ! answers; then
     log "libvirtd did not come up; last log lines:"; tail -20 "$UV_RUN/libvirtd.log" >&2 || true
     exit 1
@@ -61,6 +62,7 @@ stop() {
 }
 
 case "${1:-}" in
+  answers) answers ;;
   start) start ;;
   stop) stop ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;

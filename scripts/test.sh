@@ -2,7 +2,7 @@
 # The test command (`make test`): install what is needed, build the fixtures, start a libvirtd
 # if none answers, run ansible-test sanity, the unit tests and the integration tests, and stop
 # what it started, by PID, even when a test fails.
-#   scripts/test.sh [all|sanity|unit|integration|pytest] [pytest arguments...]
+#   scripts/test.sh [all|sanity|unit|integration|pytest] [sanity targets | pytest arguments...]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 what=${1:-all}; shift || true
@@ -12,20 +12,27 @@ T0=$SECONDS
 "$UV_REPO/tests/fixtures/build.sh"
 export PATH="$UV_VENV/bin:$PATH" PYTHONPATH="$UV_COLLECTIONS" ANSIBLE_COLLECTIONS_PATH="$UV_COLLECTIONS"
 
-started_rig=
+started_rig=""
 cleanup() {
   [ -n "$started_rig" ] && "$UV_REPO/scripts/rig.sh" stop
   return 0
 }
 trap cleanup EXIT
 if [ "$what" != sanity ] && [ "$what" != unit ]; then
-  "$UV_REPO/scripts/rig.sh" start
-  started_rig=1
+  if "$UV_REPO/scripts/rig.sh" answers; then
+    log "a libvirtd already answers at qemu:///system: using it, starting and stopping nothing"
+  else
+    started_rig=1
+    "$UV_REPO/scripts/rig.sh" start
+  fi
 fi
 
-sanity() {
+sanity() {  # sanity [targets...]: all files, or only those named
   # ansible-test wants a real ansible_collections/unattended/virt folder: test a copy.
-  local dest=$UV_WORK/sanity/ansible_collections/unattended/virt
+  local top dest
+  mkdir -p "$UV_WORK"
+  top=$(mktemp -d "$UV_WORK/sanity.XXXXXX")
+  dest=$top/ansible_collections/unattended/virt
   mkdir -p "$dest"
   rsync -a --delete --exclude=.git --exclude=tests/output --filter=':- .gitignore' "$UV_REPO/" "$dest/"
   # A venv of its own: --requirements pins linters that must not disturb the test venv.
@@ -40,15 +47,16 @@ sanity() {
   mkdir -p ~/.ansible/test/cache
   cp "$UV_REPO/scripts/get_pip_bootstrap.py" ~/.ansible/test/cache/get_pip_"${pip_version//./_}".py
   (cd "$dest" && git init -q . && git add -A && \
-   PATH="$venv/bin:$PATH" PYTHONPATH= "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements)
+   PATH="$venv/bin:$PATH" PYTHONPATH="" "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements "$@") || { rm -rf "$top"; return 1; }
+  rm -rf "$top"
 }
 
 run_pytest() {  # pytest exits 5 when it collected nothing: that is a failure here too
-  python -m pytest "$@"
+  python -m pytest -p no:cacheprovider "$@"
 }
 
 case "$what" in
-  sanity) sanity ;;
+  sanity) sanity "$@" ;;
   unit) run_pytest tests/unit "$@" ;;
   integration) run_pytest tests/integration "$@" ;;
   pytest) run_pytest "$@" ;;
