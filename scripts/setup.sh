@@ -7,7 +7,7 @@ set -euo pipefail
 APT_PACKAGES=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config
   qemu-system-x86 qemu-utils busybox-static cpio libxml2-utils xorriso
-  python3-venv python3-dev gcc libc6-dev rsync curl git shellcheck
+  python3-venv python3-dev gcc libc6-dev rsync curl git shellcheck procps iproute2
   debian-installer-12-netboot-amd64
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
 )
