@@ -2,7 +2,7 @@
 # The test command (`make test`): install what is needed, build the fixtures, start a libvirtd
 # if none answers, run ansible-test sanity, the unit tests and the integration tests, and stop
 # what it started, by PID, even when a test fails.
-#   scripts/test.sh [all|sanity|unit|integration|pytest] [sanity targets | pytest arguments...]
+#   scripts/test.sh [all|sanity|lint|unit|integration|pytest] [sanity targets | pytest arguments...]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 what=${1:-all}; shift || true
@@ -51,19 +51,26 @@ sanity() {  # sanity [targets...]: all files, or only those named
   rm -rf "$top"
 }
 
+lint() {  # release hygiene: changelog fragments, ansible-lint (production profile), collection docs
+  (cd "$UV_REPO" && antsibull-changelog lint && ansible-lint -q && \
+   antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck "$UV_COLLECTIONS/ansible_collections/unattended/virt")
+}
+
 run_pytest() {  # pytest exits 5 when it collected nothing: that is a failure here too
   python -m pytest -p no:cacheprovider "$@"
 }
 
 case "$what" in
   sanity) sanity "$@" ;;
+  lint) lint ;;
   unit) run_pytest tests/unit "$@" ;;
   integration) run_pytest tests/integration "$@" ;;
   pytest) run_pytest "$@" ;;
   all)
     sanity
+    lint
     run_pytest tests/unit tests/integration "$@"
     ;;
-  *) echo "usage: $0 [all|sanity|unit|integration|pytest] [pytest args]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|sanity|lint|unit|integration|pytest] [pytest args]" >&2; exit 2 ;;
 esac
 log "done in $((SECONDS - T0)) s"
