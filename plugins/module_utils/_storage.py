@@ -1,0 +1,386 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Storage pools and volumes: human sizes, the plan for one volume (create, keep, grow,
+refuse), the domains that use a volume, and the libvirt calls that carry a plan out."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
+
+try:
+    import libvirt
+except ImportError:  # the module reports it through _libvirt.require_libvirt
+    libvirt = None
+
+try:
+    from lxml import etree
+except ImportError:
+    etree = None
+
+SECTOR = 512
+MIN_CAPACITY = 1 << 20   # 1 MiB: anything smaller is a mistake ("20" instead of "20G")
+MAX_CAPACITY = 1 << 50   # 1 PiB
+FORMATS = ("qcow2", "raw")
+
+_UNITS = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+_SIZE = re.compile(r"^\s*([+-]?[0-9]*\.?[0-9]+)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def human_size(count):
+    """Bytes as the largest binary unit that divides them exactly: 21474836480 -> '20G'."""
+    for unit, power in (("P", 5), ("T", 4), ("G", 3), ("M", 2), ("K", 1)):
+        if count and count % (1 << (10 * power)) == 0:
+            return "%d%s" % (count // (1 << (10 * power)), unit)
+    return "%d" % count
+
+
+def parse_size(value, name="capacity"):
+    """A size in bytes from an int (bytes) or a string like ``20G``, ``512M``, ``1T``,
+    ``1.5GiB`` or ``4096`` (binary units: K = 1024).  Decimal units (``GB``) are refused
+    because they are ambiguous; so are negative, fractional-byte, tiny and absurd sizes."""
+    if isinstance(value, bool):
+        raise InvalidInput("%s must be a size like 20G or a number of bytes, not a boolean" % name)
+    if isinstance(value, int):
+        number, unit = Decimal(value), ""
+    elif isinstance(value, float):
+        number, unit = Decimal(repr(value)), ""
+    else:
+        text = "%s" % (value,)
+        match = _SIZE.match(text)
+        if not match:
+            raise InvalidInput("%s %r is not a size: use a number with an optional binary unit, "
+                               "like 20G, 512M, 1T or 1.5GiB" % (name, text))
+        try:
+            number = Decimal(match.group(1))
+        except InvalidOperation:
+            raise InvalidInput("%s %r is not a size" % (name, text))
+        unit = match.group(2).lower()
+        if unit.endswith("ib") and len(unit) == 3:
+            unit = unit[0]
+        elif len(unit) == 2 and unit.endswith("b") and unit[0] in _UNITS:
+            raise InvalidInput("%s %r uses a decimal unit; sizes here are binary: write %s or %siB"
+                               % (name, text, unit[0].upper(), unit[0].upper()),
+                               hint="1G is 1024^3 bytes")
+        if unit not in _UNITS:
+            raise InvalidInput("%s %r has an unknown unit %r: use K, M, G, T or P (binary)"
+                               % (name, text, match.group(2)))
+    if number < 0:
+        raise InvalidInput("%s %s is negative" % (name, value))
+    count = number * (1 << (10 * _UNITS[unit]))
+    if count != count.to_integral_value():
+        raise InvalidInput("%s %s is not a whole number of bytes" % (name, value))
+    count = int(count)
+    if count < MIN_CAPACITY:
+        raise InvalidInput("%s %s is %d bytes, less than 1M" % (name, value, count),
+                           hint="Give a unit, like 20G; a plain number counts bytes")
+    if count > MAX_CAPACITY:
+        raise InvalidInput("%s %s is more than 1P (%d bytes), which no guest disk needs"
+                           % (name, value, MAX_CAPACITY))
+    return count
+
+
+def round_to_sector(count):
+    """Disk images hold whole 512-byte sectors; libvirt and qemu-img round up to one."""
+    return -(-count // SECTOR) * SECTOR
+
+
+def plan_volume(existing, capacity, fmt, allow_grow):
+    """What to do for ``state=present``: 'create', 'keep' or 'grow', or an InvalidInput.
+
+    ``existing`` is None or a dict with ``format`` and ``capacity`` (bytes); ``capacity``
+    is the wanted size in bytes (already rounded to a sector) or None (keep any size)."""
+    if existing is None:
+        if capacity is None:
+            raise InvalidInput("capacity is required to create a volume")
+        return "create"
+    if existing["format"] != fmt:
+        raise InvalidInput("volume is %s, not %s: an existing volume is never replaced"
+                           % (existing["format"], fmt),
+                           hint="Set format: %s to keep it, or remove it first with state: absent"
+                           % existing["format"])
+    if capacity is None or capacity == existing["capacity"]:
+        return "keep"
+    if capacity < existing["capacity"]:
+        raise InvalidInput("volume is %s (%d bytes), larger than capacity %s (%d bytes): volumes are never shrunk"
+                           % (human_size(existing["capacity"]), existing["capacity"],
+                              human_size(capacity), capacity),
+                           hint="Set capacity to at least %s, or leave it out" % human_size(existing["capacity"]))
+    if not allow_grow:
+        raise InvalidInput("volume is %s (%d bytes), smaller than capacity %s (%d bytes), and allow_grow is false"
+                           % (human_size(existing["capacity"]), existing["capacity"],
+                              human_size(capacity), capacity),
+                           hint="Set allow_grow: true to grow it (the guest must then grow its own partitions)")
+    return "grow"
+
+
+# --------------------------------------------------------------------------- XML
+def volume_xml(name, capacity, fmt):
+    root = etree.Element("volume")
+    etree.SubElement(root, "name").text = name
+    etree.SubElement(root, "capacity", unit="bytes").text = "%d" % capacity
+    etree.SubElement(root, "allocation", unit="bytes").text = "0"
+    target = etree.SubElement(root, "target")
+    etree.SubElement(target, "format", type=fmt)
+    return etree.tostring(root, encoding="unicode")
+
+
+def dir_pool_xml(name, path):
+    root = etree.Element("pool", type="dir")
+    etree.SubElement(root, "name").text = name
+    etree.SubElement(etree.SubElement(root, "target"), "path").text = path
+    return etree.tostring(root, encoding="unicode")
+
+
+def pool_path(pool_root):
+    """The target path of a parsed ``<pool>``, or None (some pool types have none)."""
+    return pool_root.findtext("target/path")
+
+
+def volume_facts(vol_root):
+    """format, capacity, allocation and path of a parsed ``<volume>``."""
+    def _bytes(tag):
+        el = vol_root.find(tag)
+        if el is None or not (el.text or "").strip():
+            return None
+        return int(el.text) * _unit_factor(el.get("unit", "bytes"))
+    fmt_el = vol_root.find("target/format")
+    return dict(
+        format=fmt_el.get("type") if fmt_el is not None else "raw",
+        capacity=_bytes("capacity"),
+        allocation=_bytes("allocation"),
+        path=vol_root.findtext("target/path"),
+    )
+
+
+def _unit_factor(unit):
+    unit = (unit or "bytes").lower()
+    if unit in ("b", "bytes"):
+        return 1
+    if unit.endswith("ib"):
+        unit = unit[0]
+    return 1 << (10 * _UNITS[unit])
+
+
+def disk_references(domain_root, path, pool=None, volume=None):
+    """Whether a parsed ``<domain>`` uses the volume at ``path`` (or ``pool``/``volume``)
+    as a disk or as a disk's backing store."""
+    for source in domain_root.iterfind("devices/disk//source"):
+        if path and path in (source.get("file"), source.get("dev")):
+            return True
+        if pool is not None and source.get("pool") == pool and source.get("volume") == volume:
+            return True
+    return False
+
+
+def domains_using(conn, path, pool=None, volume=None):
+    """Names of the domains (their persistent config, and the live one of running domains)
+    that use the volume, sorted."""
+    users = set()
+    for dom in conn.listAllDomains():
+        flags_list = [libvirt.VIR_DOMAIN_XML_INACTIVE]
+        if dom.isActive():
+            flags_list.append(0)
+        for flags in flags_list:
+            try:
+                root = etree.fromstring(dom.XMLDesc(flags).encode("utf-8"))
+            except libvirt.libvirtError as err:
+                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:  # went away meanwhile
+                    break
+                raise
+            if disk_references(root, path, pool, volume):
+                users.add(dom.name())
+                break
+    return sorted(users)
+
+
+# --------------------------------------------------------------------------- libvirt
+def _lookup_pool(conn, name):
+    try:
+        return conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+            return None
+        raise LibvirtFailure("cannot look up storage pool %s: %s" % (name, err.get_error_message()))
+
+
+def _lookup_volume(pool, name):
+    try:
+        return pool.storageVolLookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+            return None
+        raise LibvirtFailure("cannot look up volume %s in pool %s: %s"
+                             % (name, pool.name(), err.get_error_message()))
+
+
+def _read_volume(vol):
+    facts = volume_facts(etree.fromstring(vol.XMLDesc(0).encode("utf-8")))
+    facts["path"] = facts["path"] or vol.path()
+    return facts
+
+
+class VolumeRequest(object):
+    """One call of the volume module, as plain values."""
+
+    def __init__(self, pool, name, capacity=None, fmt="qcow2", state="present",
+                 allow_grow=False, pool_path=None, force=False):
+        if "/" in name or name in (".", "..") or not name.strip():
+            raise InvalidInput("volume name %r is not a plain file name" % (name,))
+        if fmt not in FORMATS:
+            raise InvalidInput("format %r is not one of %s" % (fmt, ", ".join(FORMATS)))
+        if pool_path is not None and not pool_path.startswith("/"):
+            raise InvalidInput("pool_path %r is not an absolute path" % (pool_path,))
+        self.pool = pool
+        self.name = name
+        self.capacity = None if capacity is None else round_to_sector(parse_size(capacity))
+        self.format = fmt
+        self.state = state
+        self.allow_grow = allow_grow
+        self.pool_path = pool_path
+        self.force = force
+
+
+def _summary(facts):
+    """The part of a volume's facts that diff shows (allocation changes by itself)."""
+    if not facts:
+        return {}
+    return dict((key, facts[key]) for key in ("pool", "name", "path", "format", "capacity"))
+
+
+def ensure_volume(conn, req, check_mode=False):
+    """Carry ``req`` out (or, in check mode, say what would happen).  Returns a dict:
+    changed, actions (list of str), path, format, capacity, allocation, pool, before, after."""
+    actions = []
+    result = dict(changed=False, pool=req.pool, path=None, format=None, capacity=None, allocation=None)
+    pool = _lookup_pool(conn, req.pool)
+    target_dir = None
+    if pool is not None:
+        target_dir = pool_path(etree.fromstring(pool.XMLDesc(0).encode("utf-8")))
+        if req.pool_path is not None and target_dir is not None \
+                and target_dir.rstrip("/") != req.pool_path.rstrip("/"):
+            raise InvalidInput("pool %s exists with path %s, not pool_path %s: pools are never redefined"
+                               % (req.pool, target_dir, req.pool_path),
+                               hint="Leave pool_path out, or name another pool")
+
+    if req.state == "absent":
+        return _ensure_absent(conn, req, pool, result, check_mode)
+
+    if pool is None:
+        if req.pool_path is None:
+            raise InvalidInput("storage pool %s does not exist" % req.pool,
+                               hint="Set pool_path to create it as a directory pool")
+        actions.append("define, build, start and autostart dir pool %s at %s" % (req.pool, req.pool_path))
+        target_dir = req.pool_path
+        if not check_mode:
+            pool = _create_dir_pool(conn, req.pool, req.pool_path)
+    elif not pool.isActive():
+        actions.append("start pool %s" % req.pool)
+        if check_mode:  # its volumes are unknown until it runs
+            actions.append("then create or check volume %s (not inspected: the pool is not running)" % req.name)
+            after = dict(pool=req.pool, name=req.name, format=req.format, capacity=req.capacity, allocation=None,
+                         path="%s/%s" % (target_dir.rstrip("/"), req.name) if target_dir else None)
+            result.update(after, changed=True, actions=actions, before={}, after=_summary(after))
+            del result["name"]
+            return result
+        _call("start storage pool %s" % req.pool, pool.create, 0)
+
+    vol = None
+    if pool is not None and pool.isActive():
+        try:  # files put there behind libvirt's back; a busy pool refuses, which is fine
+            pool.refresh(0)
+        except libvirt.libvirtError:
+            pass
+        vol = _lookup_volume(pool, req.name)
+    before = _read_volume(vol) if vol is not None else None
+    if before is not None:
+        before.update(pool=req.pool, name=req.name)
+    action = plan_volume(before, req.capacity, req.format, req.allow_grow)
+
+    if action == "keep":
+        after = before
+    elif action == "create":
+        actions.append("create %s volume %s of %s" % (req.format, req.name, human_size(req.capacity)))
+        if check_mode:
+            path = "%s/%s" % (target_dir.rstrip("/"), req.name) if target_dir else None
+            after = dict(pool=req.pool, name=req.name, path=path, format=req.format,
+                         capacity=req.capacity, allocation=None)
+        else:
+            vol = _call("create volume %s in pool %s" % (req.name, req.pool),
+                        pool.createXML, volume_xml(req.name, req.capacity, req.format), 0)
+            after = _read_volume(vol)
+            after.update(pool=req.pool, name=req.name)
+    else:  # grow
+        actions.append("grow volume %s from %s to %s" % (req.name, human_size(before["capacity"]),
+                                                         human_size(req.capacity)))
+        if check_mode:
+            after = dict(before, capacity=req.capacity)
+        else:
+            _call("grow volume %s in pool %s" % (req.name, req.pool), vol.resize, req.capacity, 0)
+            after = _read_volume(vol)
+            after.update(pool=req.pool, name=req.name)
+
+    result.update(changed=bool(actions), actions=actions, before=_summary(before), after=_summary(after))
+    for key in ("path", "format", "capacity", "allocation"):
+        result[key] = after[key]
+    return result
+
+
+def _ensure_absent(conn, req, pool, result, check_mode):
+    result.update(actions=[], before={}, after={})
+    if pool is None:
+        return result
+    if not pool.isActive():
+        raise InvalidInput("storage pool %s is not running, so volume %s cannot be checked or removed"
+                           % (req.pool, req.name), hint="Start the pool first")
+    try:
+        pool.refresh(0)
+    except libvirt.libvirtError:
+        pass
+    vol = _lookup_volume(pool, req.name)
+    if vol is None:
+        return result
+    before = _read_volume(vol)
+    before.update(pool=req.pool, name=req.name)
+    users = domains_using(conn, before["path"], req.pool, req.name)
+    if users and not req.force:
+        raise InvalidInput("volume %s is used by domain(s) %s; it is not deleted"
+                           % (before["path"], ", ".join(users)),
+                           hint="Remove it from those domains, or set force: true to delete it anyway",
+                           domains=users)
+    result["actions"].append("delete volume %s%s" % (before["path"], " (used by %s)" % ", ".join(users) if users else ""))
+    if not check_mode:
+        _call("delete volume %s" % before["path"], vol.delete, 0)
+    result.update(changed=True, before=_summary(before), domains=users)
+    for key in ("path", "format", "capacity", "allocation"):
+        result[key] = before[key]
+    return result
+
+
+def _create_dir_pool(conn, name, path):
+    pool = _call("define storage pool %s" % name, conn.storagePoolDefineXML, dir_pool_xml(name, path), 0)
+    try:
+        _call("build storage pool %s (create %s)" % (name, path), pool.build, 0)
+        _call("start storage pool %s" % name, pool.create, 0)
+        _call("autostart storage pool %s" % name, pool.setAutostart, 1)
+    except LibvirtFailure:
+        try:  # leave nothing half made behind
+            if pool.isActive():
+                pool.destroy()
+            pool.undefine()
+        except libvirt.libvirtError:
+            pass
+        raise
+    return pool
+
+
+def _call(what, func, *args):
+    try:
+        return func(*args)
+    except libvirt.libvirtError as err:
+        raise LibvirtFailure("cannot %s: %s" % (what, err.get_error_message()))
