@@ -1,0 +1,451 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The libvirt side of the ``domain`` module: what the host can run (capabilities),
+define / start / stop / undefine, and waiting for a state with backoff.
+
+``ensure(conn, params, check_mode)`` does the whole job and returns the module result;
+the XML itself is built by ``_domain_xml``."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
+from ansible_collections.unattended.virt.plugins.module_utils import _metadata
+from ansible_collections.unattended.virt.plugins.module_utils._errors import (
+    InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import libvirt
+
+STATE_NAMES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown",
+               5: "shutoff", 6: "crashed", 7: "pmsuspended"}
+ACTIVE_STATES = ("running", "blocked", "paused", "shutdown", "pmsuspended")
+CONSOLE_TAIL_LINES = 30
+
+
+# --------------------------------------------------------------------------- capabilities
+def _etree():
+    return _domain_xml.etree
+
+
+def parse_capabilities(caps_xml):
+    """The guests a host offers: a list of dicts with os_type, arch, emulator, loader,
+    machines ({name: canonical}) and domain types, plus the host arch."""
+    etree = _etree()
+    root = etree.fromstring(caps_xml.encode("utf-8"))
+    guests = []
+    for guest in root.findall("guest"):
+        arch = guest.find("arch")
+        if arch is None:
+            continue
+        machines = {}
+        for machine in arch.findall("machine"):
+            machines[machine.text] = machine.get("canonical") or machine.text
+        domains = {}
+        for domain in arch.findall("domain"):
+            domains[domain.get("type")] = dict(emulator=domain.findtext("emulator"),
+                                               machines=dict((m.text, m.get("canonical") or m.text)
+                                                             for m in domain.findall("machine")))
+        guests.append(dict(os_type=guest.findtext("os_type"), arch=arch.get("name"),
+                           emulator=arch.findtext("emulator"), loader=arch.findtext("loader"),
+                           machines=machines, domains=domains))
+    return dict(host_arch=root.findtext("host/cpu/arch"), guests=guests)
+
+
+def resolve_platform(caps, hypervisor, virt_type, arch=None, machine=None, loader=None,
+                     emulator=None, domain_caps=None, where="this host"):
+    """The platform (see ``_domain_xml``) for a ``hypervisor``/``virt_type`` guest from the
+    parsed capabilities ``caps``; explicit ``arch``/``machine``/``loader``/``emulator``
+    win.  ``domain_caps(emulator, arch, machine, virttype)`` returns domain capabilities
+    XML or None; it gives the canonical KVM/QEMU machine.  InvalidInput when the host
+    cannot run such a guest and the overrides do not say enough to define one anyway."""
+    if virt_type == "pv" and hypervisor != "xen":
+        raise InvalidInput("virt_type pv is a Xen guest type; with hypervisor %s use hvm" % hypervisor)
+    os_type = "xen" if virt_type == "pv" else "hvm"
+    candidates = [g for g in caps["guests"] if g["os_type"] == os_type and hypervisor in g["domains"]
+                  and (arch is None or g["arch"] == arch)]
+    candidates.sort(key=lambda g: g["arch"] != caps.get("host_arch"))
+    platform = dict(hypervisor=hypervisor, virt_type=virt_type, arch=arch, machine=machine,
+                    loader=loader, emulator=emulator)
+    kind = "%s %s" % (hypervisor, virt_type.upper())
+    if candidates:
+        guest = candidates[0]
+        per_domain = guest["domains"].get(hypervisor) or {}
+        platform["arch"] = arch or guest["arch"]
+        platform["emulator"] = emulator or per_domain.get("emulator") or guest["emulator"]
+        if hypervisor == "xen":
+            if virt_type == "hvm":
+                platform["loader"] = loader or guest["loader"]
+            platform["machine"] = machine or ("xenfv" if virt_type == "hvm" else "xenpv")
+        else:
+            machines = dict(guest["machines"])
+            machines.update(per_domain.get("machines") or {})
+            platform["machine"] = machines.get(machine, machine) if machine else None
+            text = domain_caps(platform["emulator"], platform["arch"], machine, hypervisor) if domain_caps else None
+            if text:
+                found = _etree().fromstring(text.encode("utf-8")).findtext("machine")
+                platform["machine"] = found or platform["machine"]
+            if not platform["machine"]:
+                platform["machine"] = machines.get("pc") or next(iter(sorted(machines)), None)
+    else:
+        offered = sorted(set("%s %s/%s" % (d, g["os_type"], g["arch"]) for g in caps["guests"] for d in g["domains"]))
+        needed = {("xen", "hvm"): ("loader",), ("xen", "pv"): ("machine",)}.get(
+            (hypervisor, virt_type), ("emulator", "machine"))
+        missing = [key for key in needed if not platform.get(key)]
+        if missing:
+            raise InvalidInput(
+                "%s cannot run %s guests: its capabilities offer %s"
+                % (where, kind, ", ".join(offered) or "no guests"),
+                hint="Use a connection to a %s host, or set %s to define the guest anyway"
+                     % (hypervisor, " and ".join(missing)))
+        platform["arch"] = arch or caps.get("host_arch") or "x86_64"
+        if hypervisor == "xen" and not machine:
+            platform["machine"] = "xenfv" if virt_type == "hvm" else "xenpv"
+    if hypervisor == "xen" and virt_type == "hvm" and not platform.get("loader"):
+        raise InvalidInput("%s lists no hvmloader for Xen HVM guests" % where,
+                           hint="Set loader to the hvmloader path (often /usr/lib/xen/boot/hvmloader)")
+    return platform
+
+
+def default_hypervisor(conn, caps):
+    """xen on a Xen host; kvm on a QEMU host that can run KVM guests, else qemu."""
+    driver = conn.getType().lower()
+    if driver in ("xen", "libxl"):
+        return "xen"
+    if driver == "qemu":
+        arch = caps.get("host_arch")
+        try:
+            conn.getDomainCapabilities(None, arch, None, "kvm", 0)
+        except libvirt.libvirtError:
+            return "qemu"
+        return "kvm"
+    raise InvalidInput("cannot tell which hypervisor to use on a %s connection" % conn.getType(),
+                       hint="Set hypervisor to xen, kvm or qemu")
+
+
+def _domain_caps_fn(conn):
+    def lookup(emulator, arch, machine, virttype):
+        try:
+            return conn.getDomainCapabilities(emulator, arch, machine, virttype, 0)
+        except libvirt.libvirtError:
+            return None
+    return lookup
+
+
+# --------------------------------------------------------------------------- lookups
+def lookup(conn, name):
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise LibvirtFailure("cannot look up domain %s: %s" % (name, err.get_error_message()))
+
+
+def state_name(dom):
+    return STATE_NAMES.get(dom.state()[0], "nostate")
+
+
+def inactive_xml(dom, secure=False):
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE
+    if secure:
+        flags |= libvirt.VIR_DOMAIN_XML_SECURE
+    return dom.XMLDesc(flags)
+
+
+def _volume_format(conn, pool, volume):
+    try:
+        vol = conn.storagePoolLookupByName(pool).storageVolLookupByName(volume)
+    except libvirt.libvirtError as err:
+        raise InvalidInput("disk volume %s in pool %s: %s" % (volume, pool, err.get_error_message()),
+                           hint="Create it first (unattended.virt.volume)")
+    found = _etree().fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
+    return found.get("type") if found is not None and found.get("type") in _domain_xml.DISK_FORMATS else "raw"
+
+
+def _fill_disk_formats(conn, spec):
+    for disk in spec.get("disks") or ():
+        if not disk.get("format"):
+            if disk.get("pool") and disk["device"] == "disk":
+                disk["format"] = _volume_format(conn, disk["pool"], disk["volume"])
+            else:
+                disk["format"] = "raw"
+
+
+# --------------------------------------------------------------------------- restart pending
+_RUNTIME_ONLY = ("alias", "seclabel", "resource")
+
+
+def _for_restart_compare(xml):
+    root = _domain_xml.parse(xml)
+    root.attrib.pop("id", None)
+    for tag in _RUNTIME_ONLY:
+        for element in root.iter(tag):
+            element.getparent().remove(element)
+    for element in root.iterfind("devices/interface/target"):
+        element.getparent().remove(element)
+    for element in root.iterfind("devices/graphics"):
+        for attr in ("port", "websocket"):
+            element.attrib.pop(attr, None)
+        element.set("autoport", "yes")
+    for element in root.iter("source"):
+        for attr in ("index", "portid"):
+            element.attrib.pop(attr, None)
+    for element in root.iter("backingStore"):
+        element.getparent().remove(element)
+    return _domain_xml.normalize(root)
+
+
+def restart_pending(dom):
+    """True when a running domain's persistent config differs from the one it runs."""
+    if not dom.isActive():
+        return False
+    flags = libvirt.VIR_DOMAIN_XML_MIGRATABLE
+    try:
+        live = dom.XMLDesc(flags)
+        persistent = dom.XMLDesc(flags | libvirt.VIR_DOMAIN_XML_INACTIVE)
+    except libvirt.libvirtError:
+        return False
+    return _for_restart_compare(live) != _for_restart_compare(persistent)
+
+
+# --------------------------------------------------------------------------- waiting
+def console_tail(path, lines=CONSOLE_TAIL_LINES):
+    """The last ``lines`` lines of a console log, or None when there is none to read."""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 65536))
+            data = handle.read()
+    except (IOError, OSError):
+        return None
+    text = data.decode("utf-8", "replace").replace("\r", "")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_for(dom, wanted, timeout, console_log=None, clock=time.monotonic, sleep=time.sleep):
+    """Poll ``dom`` until its state is ``wanted`` (running|shutoff), with backoff from
+    0.1 s to 2 s; LibvirtFailure on timeout naming the state seen and the console tail."""
+    deadline = clock() + timeout
+    delay = 0.1
+    while True:
+        seen = state_name(dom)
+        if seen == wanted:
+            return seen
+        remaining = deadline - clock()
+        if remaining <= 0:
+            break
+        sleep(min(delay, remaining))
+        delay = min(delay * 2, 2.0)
+    msg = "domain %s did not reach state %s within %s s; it is %s" % (dom.name(), wanted, timeout, seen)
+    tail = console_tail(console_log)
+    details = dict(state=seen)
+    if tail is not None:
+        msg += "; last lines of %s:\n%s" % (console_log, tail)
+        details["console_tail"] = tail.splitlines()
+    raise LibvirtFailure(msg, hint=None, **details)
+
+
+# --------------------------------------------------------------------------- the job
+def _call(what, name, func, *args):
+    try:
+        return func(*args)
+    except libvirt.libvirtError as err:
+        raise LibvirtFailure("cannot %s domain %s: %s" % (what, name, err.get_error_message()))
+
+
+def _define(conn, xml, name):
+    flags = getattr(libvirt, "VIR_DOMAIN_DEFINE_VALIDATE", 1)
+    return _call("define", name, conn.defineXMLFlags, xml, flags)
+
+
+def _undefine(dom):
+    flags = 0
+    for flag in ("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA",
+                 "VIR_DOMAIN_UNDEFINE_NVRAM", "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA"):
+        flags |= getattr(libvirt, flag, 0)
+    try:
+        dom.undefineFlags(flags)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() not in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG):
+            raise LibvirtFailure("cannot undefine domain %s: %s" % (dom.name(), err.get_error_message()))
+        _call("undefine", dom.name(), dom.undefine)
+
+
+def _disk_storage(root):
+    """(pool, volume) or path of every disk (not cdrom) of a parsed domain."""
+    found = []
+    for disk in root.iterfind("devices/disk"):
+        if disk.get("device", "disk") != "disk":
+            continue
+        source = disk.find("source")
+        if source is None:
+            continue
+        if source.get("pool") and source.get("volume"):
+            found.append(("volume", source.get("pool"), source.get("volume")))
+        elif source.get("file") or source.get("dev"):
+            found.append(("path", None, source.get("file") or source.get("dev")))
+    return found
+
+
+def _remove_storage(conn, storage):
+    removed = []
+    for kind, pool, name in storage:
+        try:
+            if kind == "volume":
+                vol = conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+            else:
+                vol = conn.storageVolLookupByPath(name)
+        except libvirt.libvirtError:
+            vol = None
+        if vol is not None:
+            _call("delete a volume of", name, vol.delete, 0)
+            removed.append(name if kind == "path" else "%s/%s" % (pool, name))
+        elif kind == "path" and os.path.isfile(name):
+            os.unlink(name)
+            removed.append(name)
+    return removed
+
+
+def _refuse_not_ours(name, action):
+    raise NotOurs("domain %s was not created by unattended.virt (it has no metadata of ours), so it "
+                  "will not be %s" % (name, action),
+                  hint="Set adopt: true to manage it anyway")
+
+
+def ensure(conn, params, check_mode, uri="this host"):
+    """Bring the domain named in ``params`` to the desired state; the module's result."""
+    name = params["name"]
+    state = params.get("state") or "present"
+    result = dict(changed=False, name=name, uuid=None, state=None, xml=None, metadata=None,
+                  restart_pending=False)
+    dom = lookup(conn, name)
+    before = _domain_xml.parse(inactive_xml(dom, secure=True)) if dom is not None else None
+    ours = before is not None and _metadata.find(before) is not None
+    diff = dict(before=_domain_xml.pretty(before), after="")
+
+    if state == "absent":
+        if dom is None:
+            result["diff"] = diff
+            return result
+        if not ours and not params.get("adopt"):
+            _refuse_not_ours(name, "removed")
+        result["changed"] = True
+        storage = _disk_storage(before) if params.get("remove_storage") else []
+        result["removed_storage"] = ["%s/%s" % (p, n) if k == "volume" else n for k, p, n in storage]
+        if not check_mode:
+            if dom.isActive():
+                _call("stop", name, dom.destroy)
+            _undefine(dom)
+            result["removed_storage"] = _remove_storage(conn, storage)
+        result["diff"] = diff
+        return result
+
+    # The desired tree.
+    virt_type_given = params.get("virt_type")
+    cmd_virt = virt_type_given or (_domain_xml.kind_of(before)[1] if before is not None else "hvm")
+    spec_params = dict(params, virt_type=cmd_virt)
+    if params.get("xml"):
+        desired_raw = _domain_xml.parse(params["xml"])
+        if desired_raw.findtext("name") != name:
+            raise InvalidInput("the <name> in xml (%s) is not name (%s)" % (desired_raw.findtext("name"), name))
+        spec = None
+    else:
+        spec = _domain_xml.check_spec(spec_params)
+        _fill_disk_formats(conn, spec)
+
+    platform = {}
+    need_platform = before is None or any(params.get(k) for k in ("arch", "machine", "loader", "emulator"))
+    if before is not None:
+        old_hv, old_vt = _domain_xml.kind_of(before)
+        if (params.get("hypervisor") and params["hypervisor"] != old_hv) or (virt_type_given and virt_type_given != old_vt):
+            need_platform = True
+    if need_platform and spec is not None:
+        caps = parse_capabilities(conn.getCapabilities())
+        if before is not None:
+            hypervisor = params.get("hypervisor") or _domain_xml.kind_of(before)[0]
+        else:
+            hypervisor = params.get("hypervisor") or default_hypervisor(conn, caps)
+        if hypervisor not in _domain_xml.HYPERVISORS:
+            raise InvalidInput("hypervisor %s is not one of xen, kvm, qemu" % hypervisor)
+        platform = resolve_platform(caps, hypervisor, cmd_virt, params.get("arch"), params.get("machine"),
+                                    params.get("loader"), params.get("emulator"),
+                                    domain_caps=_domain_caps_fn(conn), where=uri)
+        if before is not None and not (params.get("hypervisor") or virt_type_given):
+            # Only what was asked for changes on an existing domain.
+            platform = dict((k, v if params.get(k) else None) for k, v in platform.items())
+    if spec is not None:
+        after = _domain_xml.merge(before, spec, platform)
+    else:
+        explicit = dict((k, params.get(k)) for k in ("arch", "machine", "loader", "emulator") if params.get(k))
+        after = _domain_xml.merge_raw(before, desired_raw, explicit)
+        if params.get("metadata") is not None:
+            _domain_xml.set_metadata(after, params["metadata"])
+    changed_def = _domain_xml.differs(before, after)
+    if changed_def and before is not None and not ours and not params.get("adopt"):
+        _refuse_not_ours(name, "redefined")
+    diff["after"] = _domain_xml.pretty(after)
+    result["changed"] = changed_def
+    if changed_def and not check_mode:
+        dom = _define(conn, _domain_xml.tostring(after), name)
+
+    # The run state.
+    current = state_name(dom) if dom is not None else "shutoff"
+    if state == "running" and current != "running":
+        result["changed"] = True
+        if not check_mode:
+            if current == "paused":
+                _call("resume", name, dom.resume)
+            else:
+                _call("start", name, dom.create)
+    elif state == "shutoff" and current in ACTIVE_STATES:
+        result["changed"] = True
+        if not check_mode:
+            if params.get("force_off") or current == "paused":
+                _call("stop", name, dom.destroy)
+            else:
+                _call("shut down", name, dom.shutdown)
+                timeout = (params.get("wait") or {}).get("timeout") or 300
+                try:
+                    wait_for(dom, "shutoff", timeout, console_log=params.get("console_log"))
+                except LibvirtFailure as err:
+                    raise LibvirtFailure(err.msg, hint="The guest ignored the ACPI power button; "
+                                         "set force_off: true to pull the plug", **err.details)
+    wait = params.get("wait")
+    if wait and wait.get("state") and not check_mode and dom is not None:
+        wait_for(dom, wait["state"], wait.get("timeout") or 600, console_log=params.get("console_log"))
+
+    # What is there now.
+    if dom is not None and not check_mode:
+        final = _domain_xml.parse(inactive_xml(dom))
+        result["xml"] = _domain_xml.tostring(final)
+        result["uuid"] = dom.UUIDString()
+        result["state"] = state_name(dom)
+        result["metadata"] = _metadata.parse(final)
+        result["restart_pending"] = restart_pending(dom)
+    else:  # check mode: what it would be
+        result["xml"] = _domain_xml.tostring(after)
+        result["uuid"] = after.findtext("uuid")
+        result["metadata"] = _metadata.parse(after)
+        if dom is not None:
+            result["state"] = state_name(dom)
+            result["restart_pending"] = dom.isActive() and (changed_def or restart_pending(dom))
+        if state == "running":
+            result["state"] = "running"
+        elif state == "shutoff":
+            result["state"] = "shutoff"
+        elif result["state"] is None:
+            result["state"] = "shutoff"
+        if wait and wait.get("state"):
+            result["state"] = wait["state"]
+    result["diff"] = diff
+    return result
+
+
+__all__ = ["ensure", "wait_for", "resolve_platform", "parse_capabilities", "UnattendedVirtError"]

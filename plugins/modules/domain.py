@@ -1,0 +1,447 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: domain
+short_description: Define, update, start, stop or remove a libvirt guest (Xen HVM, Xen PV, KVM, QEMU)
+description:
+  - Defines a libvirt domain from a structured spec (or raw O(xml)), idempotently. The spec is
+    merged into the domain's existing persistent XML, so the uuid, MAC addresses, device
+    addresses and anything the spec does not mention stay as they are; the module reports
+    C(changed) only when the merged XML differs from what libvirt holds.
+  - Boots an installer by direct kernel boot (kernel, initrd and kernel command line), also for
+    fully virtualized Xen guests, or from BIOS boot devices (disk, CD-ROM, network/PXE).
+  - Loader, emulator, machine and architecture come from the connection's capabilities and
+    domain capabilities unless given.
+  - The domain always gets C(<features><acpi/></features>) (plus C(apic) for HVM, and C(pae)
+    for Xen HVM) so that a guest's poweroff ends the domain.
+  - Domains this module creates carry a metadata element of the collection. A domain without it
+    is neither redefined nor removed unless O(adopt=true).
+  - Redefining a running domain changes its persistent configuration only; RV(restart_pending)
+    says that the running guest still uses the old one.
+version_added: 0.1.0
+author:
+  - unattended.virt contributors
+extends_documentation_fragment:
+  - unattended.virt.connection
+options:
+  name:
+    description:
+      - Name of the domain. Newlines, control characters and C(/) are refused.
+    type: str
+    required: true
+  hypervisor:
+    description:
+      - The domain type.
+      - Default for a new domain from the connection (V(xen) on a Xen host; V(kvm) on a QEMU host
+        whose domain capabilities offer KVM, else V(qemu)); an existing domain keeps its type.
+    type: str
+    choices: [xen, kvm, qemu]
+  virt_type:
+    description:
+      - V(hvm) for a fully virtualized guest, V(pv) for a Xen paravirtualized guest (only with
+        O(hypervisor=xen)). Default V(hvm) for a new domain.
+    type: str
+    choices: [hvm, pv]
+  memory:
+    description:
+      - Memory in MiB (both the maximum and the current allocation). Needed for a new domain.
+    type: int
+  vcpus:
+    description:
+      - Number of virtual CPUs. Default V(1) for a new domain.
+    type: int
+  arch:
+    description:
+      - Guest architecture, for example V(x86_64). Default from the capabilities, preferring the
+        host's own.
+    type: str
+  machine:
+    description:
+      - Machine type. For KVM/QEMU an alias such as V(pc) or V(q35) is stored under its canonical
+        name from the domain capabilities; Xen uses V(xenfv) (HVM) and V(xenpv) (PV).
+    type: str
+  loader:
+    description:
+      - Firmware loader path, overriding the capabilities (Xen HVM uses hvmloader).
+    type: path
+  emulator:
+    description:
+      - Device model emulator path, overriding the capabilities.
+    type: path
+  boot:
+    description:
+      - How the guest boots; exactly one of O(boot.kernel) or O(boot.devices).
+      - Switching from kernel boot to O(boot.devices) removes kernel, initrd and command line.
+    type: dict
+    suboptions:
+      kernel:
+        description: Kernel image on the host, for direct kernel boot.
+        type: path
+      initrd:
+        description: Initial ramdisk on the host, with O(boot.kernel).
+        type: path
+      cmdline:
+        description:
+          - Kernel command line, with O(boot.kernel). Newlines and other control characters are
+            refused, and so is a line longer than the guest kernel keeps (2047 bytes, 1023 for
+            Xen PV).
+        type: str
+      devices:
+        description:
+          - BIOS boot order. A Xen PV guest can only boot V(hd), through pygrub.
+        type: list
+        elements: str
+        choices: [hd, cdrom, network]
+  disks:
+    description:
+      - The guest's disks, in order; when given, the domain's disks become exactly these.
+      - Target names follow the order per bus (V(vda), V(vdb), ...; V(hda) ...; V(xvda) ...), and a
+        disk keeps its device address while its target stays the same.
+    type: list
+    elements: dict
+    suboptions:
+      pool:
+        description: Storage pool of the volume, with O(disks[].volume).
+        type: str
+      volume:
+        description: Volume name in O(disks[].pool).
+        type: str
+      path:
+        description: File or block device path, instead of O(disks[].pool) and O(disks[].volume).
+        type: path
+      device:
+        description: V(cdrom) disks are read-only.
+        type: str
+        choices: [disk, cdrom]
+        default: disk
+      bus:
+        description:
+          - Disk bus. Default V(virtio) for KVM/QEMU disks, V(ide) (V(sata) on q35) for their
+            CD-ROMs; V(xen) for Xen disks, V(ide) for Xen HVM CD-ROMs.
+        type: str
+        choices: [virtio, ide, sata, scsi, xen, usb]
+      format:
+        description: Image format. Default the volume's format, or V(raw) for a path.
+        type: str
+        choices: [raw, qcow2]
+  interfaces:
+    description:
+      - The guest's network interfaces, in order; when given, the domain's interfaces become
+        exactly these. An interface keeps its MAC address unless O(interfaces[].mac) says otherwise.
+    type: list
+    elements: dict
+    suboptions:
+      bridge:
+        description: Host bridge to connect to.
+        type: str
+      network:
+        description: libvirt network to connect to.
+        type: str
+      type:
+        description: V(user) for user-mode networking (no O(interfaces[].bridge)/O(interfaces[].network)).
+        type: str
+        choices: [bridge, network, user]
+      mac:
+        description: MAC address; default one libvirt generates (and keeps).
+        type: str
+      model:
+        description: Device model, for example V(virtio) or V(e1000). Default V(virtio) for KVM/QEMU.
+        type: str
+  console_log:
+    description:
+      - Write the guest's console to this file on the host; a serial port with a console on it for
+        HVM, the PV console (C(hvc0)) for Xen PV.
+    type: path
+  on_reboot:
+    description: What libvirt does when the guest reboots (V(destroy) ends an install phase).
+    type: str
+    choices: [destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart]
+  on_poweroff:
+    description: What libvirt does when the guest powers off.
+    type: str
+    choices: [destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart]
+  on_crash:
+    description: What libvirt does when the guest crashes.
+    type: str
+    choices: [destroy, restart, preserve, rename-restart, coredump-destroy, coredump-restart]
+  metadata:
+    description:
+      - Flat dict stored in the domain under the collection's XML namespace; when given, the
+        stored metadata becomes exactly this dict. Keys are lower-case identifiers.
+    type: dict
+  xml:
+    description:
+      - A whole domain XML instead of the structured spec. It goes through the same merge and
+        comparison, so libvirt-generated values (uuid, MACs, addresses) are kept.
+    type: str
+  adopt:
+    description:
+      - Allow redefining or removing a domain that this collection did not create.
+    type: bool
+    default: false
+  remove_storage:
+    description:
+      - With O(state=absent), also delete the files or volumes of the domain's disks (not CD-ROMs).
+    type: bool
+    default: false
+  force_off:
+    description:
+      - With O(state=shutoff), pull the plug (destroy) instead of pressing the ACPI power button.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) defines the domain and leaves it running or not; V(running) also starts it;
+        V(shutoff) also stops it; V(absent) stops and undefines it (snapshot metadata and NVRAM
+        included) and deletes no disk unless O(remove_storage=true).
+    type: str
+    choices: [present, running, shutoff, absent]
+    default: present
+  wait:
+    description:
+      - Block until the domain reaches a state; fails on timeout, naming the state seen and the
+        last lines of O(console_log).
+    type: dict
+    suboptions:
+      state:
+        description: State to wait for.
+        type: str
+        choices: [running, shutoff]
+        required: true
+      timeout:
+        description: Seconds to wait.
+        type: int
+        default: 600
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - Generated XML is defined with C(VIR_DOMAIN_DEFINE_VALIDATE), so libvirt checks it against its
+    schema instead of silently dropping what it does not know.
+seealso:
+  - module: unattended.virt.volume
+"""
+
+EXAMPLES = r"""
+- name: Install phase of a Xen HVM guest, booting the installer kernel directly
+  unattended.virt.domain:
+    uri: xen:///system
+    name: web01
+    hypervisor: xen
+    virt_type: hvm
+    memory: 2048
+    vcpus: 2
+    boot:
+      kernel: /var/lib/unattended-virt/boot/f40/vmlinuz
+      initrd: /var/lib/unattended-virt/guests/web01/initrd.img
+      cmdline: inst.ks=file:/ks.cfg inst.repo=http://mirror.example.com/f40 console=ttyS0
+    disks:
+      - {pool: default, volume: web01.qcow2}
+    interfaces:
+      - {bridge: xenbr0}
+    console_log: /var/log/unattended-virt/web01.log
+    on_reboot: destroy
+    metadata: {phase: installing}
+    state: running
+    wait: {state: shutoff, timeout: 3600}
+
+- name: Final phase, the same guest booting from its disk
+  unattended.virt.domain:
+    uri: xen:///system
+    name: web01
+    boot:
+      devices: [hd]
+    on_reboot: restart
+    metadata: {phase: installed}
+    state: running
+
+- name: A KVM guest installing from an ISO
+  unattended.virt.domain:
+    name: db01
+    hypervisor: kvm
+    memory: 4096
+    disks:
+      - {pool: default, volume: db01.qcow2}
+      - {path: /srv/iso/installer.iso, device: cdrom}
+    interfaces:
+      - {network: default}
+    boot:
+      devices: [cdrom, hd]
+    state: running
+
+- name: A guest booting from the network (PXE)
+  unattended.virt.domain:
+    name: pxe01
+    memory: 2048
+    disks:
+      - {pool: default, volume: pxe01.qcow2}
+    interfaces:
+      - {bridge: br0}
+    boot:
+      devices: [network, hd]
+
+- name: A Xen PV guest with the installer's Xen kernel; its console is hvc0
+  unattended.virt.domain:
+    uri: xen:///system
+    name: pv01
+    hypervisor: xen
+    virt_type: pv
+    memory: 1024
+    boot:
+      kernel: /var/lib/unattended-virt/boot/f40/xen/vmlinuz
+      initrd: /var/lib/unattended-virt/guests/pv01/initrd.img
+      cmdline: inst.ks=file:/ks.cfg console=hvc0
+    disks:
+      - {pool: default, volume: pv01.img}
+    console_log: /var/log/unattended-virt/pv01.log
+
+- name: Remove a guest and its disks
+  unattended.virt.domain:
+    name: web01
+    state: absent
+    remove_storage: true
+"""
+
+RETURN = r"""
+name:
+  description: The domain name.
+  returned: always
+  type: str
+  sample: web01
+uuid:
+  description: The domain's UUID (null when it does not exist, or is only about to in check mode).
+  returned: always
+  type: str
+  sample: 4dea22b3-1d52-d8f3-2516-782e98ab3fa0
+state:
+  description: The libvirt state after the task (what it would be, in check mode).
+  returned: always
+  type: str
+  sample: running
+xml:
+  description: The persistent (inactive) domain XML after the task, passwords left out.
+  returned: when the domain exists after the task
+  type: str
+metadata:
+  description: The collection's metadata of the domain, or null when the domain is not ours.
+  returned: always
+  type: dict
+  sample: {phase: installing}
+restart_pending:
+  description: True when the domain runs with a configuration other than its persistent one.
+  returned: always
+  type: bool
+  sample: false
+removed_storage:
+  description: Volumes (C(pool/volume)) and paths deleted with O(remove_storage=true).
+  returned: when O(state=absent) removed a domain
+  type: list
+  elements: str
+diff:
+  description: Readable before/after domain XML.
+  returned: with --diff
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.unattended.virt.plugins.module_utils import _domain
+from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
+from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
+    connect, connection_argument_spec, require_libvirt)
+
+LIFECYCLE = ["destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"]
+
+
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        hypervisor=dict(type="str", choices=["xen", "kvm", "qemu"]),
+        virt_type=dict(type="str", choices=["hvm", "pv"]),
+        memory=dict(type="int"),
+        vcpus=dict(type="int"),
+        arch=dict(type="str"),
+        machine=dict(type="str"),
+        loader=dict(type="path"),
+        emulator=dict(type="path"),
+        boot=dict(type="dict", options=dict(
+            kernel=dict(type="path"),
+            initrd=dict(type="path"),
+            cmdline=dict(type="str"),
+            devices=dict(type="list", elements="str", choices=["hd", "cdrom", "network"]),
+        )),
+        disks=dict(type="list", elements="dict", options=dict(
+            pool=dict(type="str"),
+            volume=dict(type="str"),
+            path=dict(type="path"),
+            device=dict(type="str", choices=["disk", "cdrom"], default="disk"),
+            bus=dict(type="str", choices=["virtio", "ide", "sata", "scsi", "xen", "usb"]),
+            format=dict(type="str", choices=["raw", "qcow2"]),
+        )),
+        interfaces=dict(type="list", elements="dict", options=dict(
+            bridge=dict(type="str"),
+            network=dict(type="str"),
+            type=dict(type="str", choices=["bridge", "network", "user"]),
+            mac=dict(type="str"),
+            model=dict(type="str"),
+        )),
+        console_log=dict(type="path"),
+        on_reboot=dict(type="str", choices=LIFECYCLE),
+        on_poweroff=dict(type="str", choices=LIFECYCLE),
+        on_crash=dict(type="str", choices=LIFECYCLE),
+        metadata=dict(type="dict"),
+        xml=dict(type="str"),
+        adopt=dict(type="bool", default=False),
+        remove_storage=dict(type="bool", default=False),
+        force_off=dict(type="bool", default=False),
+        state=dict(type="str", choices=["present", "running", "shutoff", "absent"], default="present"),
+        wait=dict(type="dict", options=dict(
+            state=dict(type="str", choices=["running", "shutoff"], required=True),
+            timeout=dict(type="int", default=600),
+        )),
+    )
+    return spec
+
+
+STRUCTURED = ("memory", "vcpus", "boot", "disks", "interfaces", "console_log", "on_reboot",
+              "on_poweroff", "on_crash", "hypervisor", "virt_type")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("xml", key) for key in STRUCTURED],
+        supports_check_mode=True,
+    )
+    require_libvirt(module)
+    if _domain_xml.etree is None:
+        from ansible.module_utils.basic import missing_required_lib
+        module.fail_json(msg=missing_required_lib("lxml"))
+    params = module.params
+    try:
+        conn = connect(params["uri"])
+        try:
+            result = _domain.ensure(conn, params, module.check_mode, uri=params["uri"])
+        finally:
+            conn.close()
+    except Exception as err:  # pylint: disable=broad-except
+        fail_from(module, err, name=params["name"])
+    diff = result.pop("diff", None)
+    if module._diff and diff is not None:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
