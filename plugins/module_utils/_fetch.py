@@ -1,0 +1,747 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading installation trees (HTTP(S), FTP, NFS, local folders, ISO images) and the
+per-host cache of verified files.
+
+Every source offers ``read(relpath)`` (small metadata, None when absent),
+``exists(relpath)``, ``url(relpath)``, ``validators(relpath)`` (cheap facts that change
+with the file, for files without a published checksum) and ``open(relpath)`` (a stream
+with ``read_into(buffer)``, ``size`` and ``validators``).  ``Cache.ensure`` streams a
+file into a temp file beside its cache entry, hashes it on the way, verifies it, then
+moves it into place under a per-entry lock.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import posixpath
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+
+from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
+
+try:
+    from urllib.parse import quote, unquote, urlsplit
+    from urllib.error import HTTPError, URLError
+    import urllib.request as urllib_request
+    import http.client as http_client
+except ImportError:  # pragma: no cover - Python 2 is not supported
+    pass
+
+try:
+    from ansible.module_utils.urls import open_url
+except ImportError:  # pragma: no cover
+    open_url = None
+
+try:
+    import pycdlib
+    from pycdlib.pycdlibexception import PyCdlibException
+except ImportError:
+    pycdlib = None
+    PyCdlibException = Exception
+
+CHUNK = 1 << 20
+SMALL_LIMIT = 8 << 20  # metadata files (.treeinfo, content, MANIFEST, SHA256SUMS) are small
+NOT_FOUND_HTTP = (403, 404, 410)
+NFS_CAT = "nfs-cat"
+
+
+def _scheme(location):
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", location)
+    return match.group(1).lower() if match else None
+
+
+def is_url(value):
+    return _scheme(value) is not None
+
+
+def _reason(err):
+    if isinstance(err, HTTPError):
+        return "HTTP %d %s" % (err.code, err.reason)
+    if isinstance(err, URLError):
+        return str(err.reason)
+    if isinstance(err, socket.timeout):
+        return "timed out"
+    return "%s: %s" % (type(err).__name__, err) if str(err) else type(err).__name__
+
+
+# --------------------------------------------------------------------------- streams
+class _Stream(object):
+    """A file being read: ``read_into(buf)`` returns the byte count, 0 at the end."""
+
+    def __init__(self, fileobj, size=None, validators=None, closer=None, url=None):
+        self._f = fileobj
+        self._readinto = hasattr(fileobj, "readinto")
+        self.size = size
+        self.validators = validators or {}
+        self._closer = closer
+        self.url = url
+
+    def read_into(self, buf):
+        if self._readinto:
+            return self._f.readinto(buf)
+        data = self._f.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def close(self):
+        try:
+            if self._closer:
+                self._closer()
+            else:
+                self._f.close()
+        except Exception:
+            pass
+
+
+class Source(object):
+    """Base: a tree at ``location``; file paths are relative to it."""
+
+    scheme = None
+    local = False
+    volume_id = None
+
+    def __init__(self, location):
+        self.location = location
+
+    def url(self, relpath):
+        return posixpath.join(self.location.rstrip("/"), relpath) if relpath else self.location
+
+    def validators(self, relpath):
+        return None
+
+    def exists(self, relpath):
+        return self.read(relpath) is not None
+
+    def close(self):
+        pass
+
+
+class HttpSource(Source):
+    scheme = "http"
+
+    def __init__(self, location, validate_certs=True, url_username=None, url_password=None, timeout=30):
+        super(HttpSource, self).__init__(location)
+        self.opts = dict(validate_certs=validate_certs, url_username=url_username, url_password=url_password,
+                         timeout=timeout, http_agent="unattended.virt", follow_redirects="all",
+                         force_basic_auth=bool(url_username))
+
+    def url(self, relpath):
+        base = self.location if self.location.endswith("/") else self.location + "/"
+        return base + quote(relpath) if relpath else self.location
+
+    def _open(self, url, method="GET"):
+        if open_url is None:  # pragma: no cover
+            raise FetchFailure("ansible.module_utils.urls is not available")
+        return open_url(url, method=method, **self.opts)
+
+    def read(self, relpath):
+        url = self.url(relpath)
+        try:
+            resp = self._open(url)
+        except HTTPError as err:
+            if err.code in NOT_FOUND_HTTP:
+                return None
+            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+        except Exception as err:
+            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+        try:
+            data = resp.read(SMALL_LIMIT + 1)
+        except Exception as err:
+            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+        finally:
+            resp.close()
+        if len(data) > SMALL_LIMIT:
+            raise FetchFailure("%s is larger than %d bytes: not a metadata file" % (url, SMALL_LIMIT))
+        return data
+
+    def exists(self, relpath):
+        return self.validators(relpath) is not None
+
+    def validators(self, relpath):
+        url = self.url(relpath)
+        try:
+            resp = self._open(url, method="HEAD")
+        except HTTPError as err:
+            if err.code in NOT_FOUND_HTTP:
+                return None
+            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+        except Exception as err:
+            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+        resp.close()
+        return _http_validators(resp)
+
+    def open(self, relpath):
+        url = self.url(relpath)
+        try:
+            resp = self._open(url)
+        except Exception as err:
+            raise FetchFailure("cannot download %s: %s" % (url, _reason(err)))
+        length = resp.headers.get("Content-Length")
+        return _Stream(resp, size=int(length) if length and length.isdigit() else None,
+                       validators=_http_validators(resp), url=url)
+
+
+def _http_validators(resp):
+    headers = resp.headers
+    found = {}
+    for key, name in (("etag", "ETag"), ("last_modified", "Last-Modified"), ("size", "Content-Length")):
+        if headers.get(name):
+            found[key] = headers.get(name)
+    return found
+
+
+class FtpSource(Source):
+    """FTP through urllib (passive mode).  A response is always read to its end before it
+    is closed: closing an FTP data connection early makes urllib wait for its timeout."""
+
+    scheme = "ftp"
+
+    def __init__(self, location, timeout=30, url_username=None, url_password=None):
+        super(FtpSource, self).__init__(location)
+        self.timeout = timeout
+        if url_username and "@" not in urlsplit(location).netloc:
+            parts = urlsplit(location)
+            auth = quote(url_username, safe="") + (":" + quote(url_password or "", safe="") if url_password else "")
+            self.location = "%s://%s@%s%s" % (parts.scheme, auth, parts.netloc, parts.path)
+        self.display = location
+
+    def url(self, relpath):
+        base = self.location if self.location.endswith("/") else self.location + "/"
+        return base + quote(relpath) if relpath else self.location
+
+    def _shown(self, url):
+        return re.sub(r"//[^/@]*@", "//", url)
+
+    def _open(self, relpath):
+        url = self.url(relpath)
+        try:
+            return urllib_request.urlopen(url, timeout=self.timeout)
+        except URLError as err:
+            if re.search(r"\b55[0-9]\b", str(err.reason)):
+                return None
+            raise FetchFailure("cannot read %s: %s" % (self._shown(url), _reason(err)))
+        except Exception as err:
+            raise FetchFailure("cannot read %s: %s" % (self._shown(url), _reason(err)))
+
+    def read(self, relpath):
+        resp = self._open(relpath)
+        if resp is None:
+            return None
+        chunks, total = [], 0
+        try:
+            while True:
+                chunk = resp.read(CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total <= SMALL_LIMIT:
+                    chunks.append(chunk)
+        except Exception as err:
+            raise FetchFailure("cannot read %s: %s" % (self._shown(self.url(relpath)), _reason(err)))
+        finally:
+            resp.close()
+        if total > SMALL_LIMIT:
+            raise FetchFailure("%s is larger than %d bytes: not a metadata file" % (self._shown(self.url(relpath)), SMALL_LIMIT))
+        return b"".join(chunks)
+
+    def open(self, relpath):
+        resp = self._open(relpath)
+        if resp is None:
+            raise FetchFailure("cannot download %s: no such file (FTP 550)" % self._shown(self.url(relpath)))
+        length = resp.headers.get("Content-length")
+        return _Stream(resp, size=int(length) if length and length.isdigit() else None,
+                       closer=lambda: _drain_close(resp), url=self._shown(self.url(relpath)))
+
+
+def _drain_close(resp):
+    try:
+        while resp.read(CHUNK):
+            pass
+    finally:
+        resp.close()
+
+
+class NfsSource(Source):
+    """NFS without a kernel client: libnfs' ``nfs-cat`` (Debian libnfs-utils) reads
+    ``nfs://server/export/path`` in user space."""
+
+    scheme = "nfs"
+
+    def __init__(self, location, timeout=30):
+        super(NfsSource, self).__init__(location)
+        self.timeout = timeout
+        self.tool = _which(NFS_CAT)
+        if self.tool is None:
+            raise FetchFailure("nfs:// locations need the %s command, which is not installed" % NFS_CAT,
+                               hint="Install libnfs-utils (Debian/Ubuntu) or libnfs-utils/libnfs (Fedora) on the host")
+
+    def url(self, relpath):
+        base = self.location.split("?")[0].rstrip("/")
+        query = "?" + self.location.split("?", 1)[1] if "?" in self.location else ""
+        return (base + "/" + relpath if relpath else base) + query
+
+    def _run(self, relpath):
+        return subprocess.Popen([self.tool, self.url(relpath)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def _failed(self, relpath, proc, err):
+        text = (err or b"").decode("utf-8", "replace").strip().splitlines()
+        return "%s exited %d: %s" % (NFS_CAT, proc.returncode, text[-1] if text else "no message")
+
+    def read(self, relpath):
+        proc = self._run(relpath)
+        try:
+            out, err = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise FetchFailure("cannot read %s: timed out" % self.url(relpath))
+        if proc.returncode != 0:
+            message = (err or b"").decode("utf-8", "replace")
+            if re.search(r"NFS3ERR_NOENT|ENOENT|No such file|not found|NFS4ERR_NOENT", message, re.I):
+                return None
+            raise FetchFailure("cannot read %s: %s" % (self.url(relpath), self._failed(relpath, proc, err)))
+        return out
+
+    def open(self, relpath):
+        proc = self._run(relpath)
+        state = {}
+
+        def closer():
+            proc.stdout.close()
+            try:
+                state["err"] = proc.stderr.read()
+                proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+
+        stream = _Stream(proc.stdout, closer=closer, url=self.url(relpath))
+        stream.check = lambda: (proc.wait(timeout=self.timeout) == 0 or _raise(FetchFailure(
+            "cannot download %s: %s" % (self.url(relpath), self._failed(relpath, proc, proc.stderr.read())))))
+        return stream
+
+
+def _raise(err):
+    raise err
+
+
+def _which(name):
+    for folder in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) + ["/usr/bin", "/usr/local/bin"]:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+class LocalSource(Source):
+    """A tree in a local folder (or a mounted one)."""
+
+    scheme = "file"
+    local = True
+
+    def __init__(self, location, root):
+        super(LocalSource, self).__init__(location)
+        self.root = root
+
+    def _path(self, relpath):
+        return os.path.join(self.root, relpath) if relpath else self.root
+
+    def url(self, relpath):
+        return self._path(relpath)
+
+    def read(self, relpath):
+        path = self._path(relpath)
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(SMALL_LIMIT)
+        except (IOError, OSError) as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+                return None
+            raise FetchFailure("cannot read %s: %s" % (path, err.strerror))
+
+    def exists(self, relpath):
+        return os.path.isfile(self._path(relpath))
+
+    def validators(self, relpath):
+        try:
+            st = os.stat(self._path(relpath))
+        except OSError:
+            return None
+        return {"size": str(st.st_size), "mtime": str(int(st.st_mtime))}
+
+    def open(self, relpath):
+        path = self._path(relpath)
+        try:
+            handle = open(path, "rb")
+        except (IOError, OSError) as err:
+            raise FetchFailure("cannot read %s: %s" % (path, err.strerror))
+        return _Stream(handle, size=os.fstat(handle.fileno()).st_size, url=path,
+                       validators=self.validators(relpath))
+
+
+class IsoSource(Source):
+    """An ISO 9660 image read with pycdlib, without mounting it.  Rock Ridge names first,
+    then Joliet, then plain ISO 9660 (upper case, ``;1``)."""
+
+    scheme = "iso"
+    local = True
+
+    def __init__(self, location, path):
+        super(IsoSource, self).__init__(location)
+        if pycdlib is None:
+            raise FetchFailure("reading ISO images needs the pycdlib Python library, which is missing",
+                               hint="Install pycdlib on the host (pip install pycdlib)")
+        self.path = path
+        self.iso = pycdlib.PyCdlib()
+        try:
+            self.iso.open(path)
+        except (PyCdlibException, IOError, OSError, ValueError, struct_error()) as err:
+            raise InvalidInput("%s is not an ISO 9660 image: %s" % (location, err),
+                               hint="Give an installer ISO, a tree URL or a tree folder")
+        self.volume_id = self.iso.pvd.volume_identifier.decode("ascii", "replace").strip()
+        self.rock_ridge = bool(self.iso.has_rock_ridge())
+        self.joliet = bool(self.iso.has_joliet())
+
+    def url(self, relpath):
+        return "%s:/%s" % (self.location, relpath)
+
+    def _kwargs(self, relpath):
+        path = "/" + relpath.lstrip("/")
+        options = []
+        if self.rock_ridge:
+            options.append({"rr_path": path})
+        if self.joliet:
+            options.append({"joliet_path": path})
+        options.append({"iso_path": path.upper() + ";1"})
+        for kwargs in options:
+            try:
+                self.iso.get_record(**kwargs)
+                return kwargs
+            except PyCdlibException:
+                continue
+        return None
+
+    def exists(self, relpath):
+        return self._kwargs(relpath) is not None
+
+    def read(self, relpath):
+        kwargs = self._kwargs(relpath)
+        if kwargs is None:
+            return None
+        with self.iso.open_file_from_iso(**kwargs) as handle:
+            return handle.read(SMALL_LIMIT)
+
+    def validators(self, relpath):
+        kwargs = self._kwargs(relpath)
+        if kwargs is None:
+            return None
+        st = os.stat(self.path)
+        return {"iso_size": str(st.st_size), "iso_mtime": str(int(st.st_mtime))}
+
+    def open(self, relpath):
+        kwargs = self._kwargs(relpath)
+        if kwargs is None:
+            raise FetchFailure("%s has no file %s" % (self.location, relpath))
+        handle = self.iso.open_file_from_iso(**kwargs)
+        handle.__enter__()  # PyCdlibIO sets up its offsets only when entered as a context
+        return _Stream(handle, size=handle.length(), url=self.url(relpath), validators=self.validators(relpath),
+                       closer=lambda: handle.__exit__(None, None, None))
+
+    def close(self):
+        try:
+            self.iso.close()
+        except Exception:
+            pass
+
+
+def struct_error():
+    import struct
+    return struct.error
+
+
+def open_source(location, validate_certs=True, url_username=None, url_password=None, timeout=30):
+    """The source for a location; ISO images are recognized by their content."""
+    scheme = _scheme(location)
+    if scheme in ("http", "https"):
+        return HttpSource(location, validate_certs, url_username, url_password, timeout)
+    if scheme == "ftp":
+        return FtpSource(location, timeout, url_username, url_password)
+    if scheme == "nfs":
+        return NfsSource(location, timeout)
+    if scheme == "file":
+        path = unquote(urlsplit(location).path)
+    elif scheme is None:
+        path = location
+    else:
+        raise InvalidInput("unsupported location scheme %s:// in %s" % (scheme, location),
+                           hint="Use http://, https://, ftp://, nfs://, a local folder or a local ISO file")
+    if not os.path.isabs(path):
+        raise InvalidInput("local location %s must be an absolute path" % location)
+    if os.path.isdir(path):
+        return LocalSource(location, path)
+    if os.path.isfile(path):
+        return IsoSource(location, path)
+    raise InvalidInput("location %s does not exist on the host" % location)
+
+
+def split_url(url):
+    """A file URL as (source location, name) so that it can be fetched like a tree file."""
+    base, _sep, name = url.rpartition("/")
+    if not name:
+        raise InvalidInput("%s names a folder, not a file" % url)
+    return base + "/", unquote(name)
+
+
+# --------------------------------------------------------------------------- cache
+def file_digest(path, algos=("sha256",)):
+    hashes = dict((a, hashlib.new(a)) for a in algos)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            count = handle.readinto(buf)
+            if not count:
+                break
+            for h in hashes.values():
+                h.update(view[:count])
+    return dict((a, h.hexdigest()) for a, h in hashes.items())
+
+
+def _slug(text):
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return slug[-48:].lstrip("-.") or "tree"
+
+
+class Cache(object):
+    """``root``/<tree>/<file>: the tree folder is named after the location (slug plus a
+    hash of the whole location), the file after its path in the tree, so two trees never
+    share an entry.  Each entry has a JSON sidecar (``<file>.meta.json``) recording what
+    was verified; locks live in ``root``/.locks."""
+
+    def __init__(self, root, mover=None):
+        if not os.path.isabs(root):
+            raise InvalidInput("cache_dir %s must be an absolute path" % root)
+        self.root = root
+        self.mover = mover or os.rename
+
+    def tree_dir(self, location):
+        key = hashlib.sha256(location.rstrip("/").encode("utf-8")).hexdigest()[:12]
+        name = re.sub(r"^[A-Za-z]+://", "", location.rstrip("/"))
+        return os.path.join(self.root, "%s-%s" % (_slug(name), key))
+
+    def entry_path(self, location, file_id):
+        """Where the file ``file_id`` (a relative path in the tree, or a URL) is cached."""
+        if is_url(file_id) or file_id.startswith("/"):
+            key = hashlib.sha256(file_id.encode("utf-8")).hexdigest()[:12]
+            rel = os.path.join("_other", "%s-%s" % (key, _slug(posixpath.basename(file_id.rstrip("/")))))
+        else:
+            rel = file_id
+        return os.path.join(self.tree_dir(location), rel)
+
+    def read_json(self, path):
+        try:
+            with open(path) as handle:
+                return json.load(handle)
+        except (IOError, OSError, ValueError):
+            return None
+
+    def write_json(self, path, data):
+        folder = os.path.dirname(path)
+        _makedirs(folder)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle, sort_keys=True)
+            os.chmod(tmp, 0o644)
+            self.mover(tmp, path)
+        except Exception:
+            _unlink(tmp)
+            raise
+
+    def lock(self, path):
+        folder = os.path.join(self.root, ".locks")
+        _makedirs(folder)
+        name = hashlib.sha256(path.encode("utf-8")).hexdigest()[:24] + ".lock"
+        return _Lock(os.path.join(folder, name))
+
+    def ensure(self, source, relpath, dest, expected=None, expected_by="none", check_mode=False,
+               force=False, label="file"):
+        """Make ``dest`` a verified copy of ``relpath`` of ``source``.  ``expected`` is
+        (algo, hex) or None.  Returns a dict: path, sha256, verified_by, changed,
+        downloaded_bytes, url."""
+        url = source.url(relpath)
+        result = {"path": dest, "url": url, "changed": False, "downloaded_bytes": 0}
+        hit = None if force else self._cached(source, relpath, dest, expected)
+        if hit is not None:
+            result.update(sha256=hit["sha256"], verified_by=expected_by if expected else "none")
+            return result
+        result["changed"] = True
+        if check_mode:
+            result.update(sha256=expected[1] if expected and expected[0] == "sha256" else None,
+                          verified_by=expected_by if expected else "none")
+            return result
+        with self.lock(dest):
+            # Someone else may have fetched it while we waited for the lock.
+            hit = None if force else self._cached(source, relpath, dest, expected, remote=False)
+            if hit is not None:
+                result.update(sha256=hit["sha256"], verified_by=expected_by if expected else "none")
+                return result
+            got = self._download(source, relpath, dest, expected, label)
+        result.update(sha256=got["sha256"], verified_by=expected_by if expected else "none",
+                      downloaded_bytes=got["size"])
+        return result
+
+    def _cached(self, source, relpath, dest, expected, remote=True):
+        """The sidecar of a valid cache entry, or None (missing, corrupted or stale)."""
+        meta = self.read_json(dest + ".meta.json")
+        if not meta or not os.path.isfile(dest):
+            return None
+        algos = ["sha256"]
+        if expected and expected[0] != "sha256":
+            algos.append(expected[0])
+        try:
+            digest = file_digest(dest, algos)
+        except (IOError, OSError):
+            return None
+        if digest["sha256"] != meta.get("sha256"):
+            return None  # corrupted on disk
+        if expected:
+            return meta if digest[expected[0]] == expected[1] else None
+        if meta.get("url") != source.url(relpath):
+            return None
+        if remote:
+            current = source.validators(relpath)
+            recorded = meta.get("validators") or {}
+            if current is not None and recorded:
+                for key, value in current.items():
+                    if key in recorded and recorded[key] != value:
+                        return None
+        return meta
+
+    def _download(self, source, relpath, dest, expected, label):
+        folder = os.path.dirname(dest)
+        created = _makedirs(folder)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + os.path.basename(dest))
+        stream = None
+        try:
+            stream = source.open(relpath)
+            hashes = {"sha256": hashlib.sha256()}
+            if expected and expected[0] != "sha256":
+                try:
+                    hashes[expected[0]] = hashlib.new(expected[0])
+                except ValueError:
+                    raise FetchFailure("cannot verify %s: unknown checksum type %s" % (label, expected[0]))
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            size = 0
+            while True:
+                try:
+                    count = stream.read_into(buf)
+                except Exception as err:
+                    raise FetchFailure("download of %s from %s failed after %d bytes: %s"
+                                       % (label, stream.url, size, _reason(err)))
+                if not count:
+                    break
+                part = view[:count]
+                _write_all(fd, part)
+                for h in hashes.values():
+                    h.update(part)
+                size += count
+            if getattr(stream, "check", None):
+                stream.check()
+            if stream.size is not None and size != stream.size:
+                raise FetchFailure("download of %s from %s was cut short: got %d of %d bytes"
+                                   % (label, stream.url, size, stream.size))
+            os.fsync(fd)
+            os.close(fd)
+            fd = None
+            got = hashes["sha256"].hexdigest()
+            if expected:
+                actual = hashes[expected[0]].hexdigest()
+                if actual != expected[1]:
+                    raise FetchFailure("checksum mismatch for %s (%s): expected %s:%s, got %s:%s"
+                                       % (label, stream.url, expected[0], expected[1], expected[0], actual),
+                                       hint="The tree or the cache is damaged, or the checksum given is wrong")
+            os.chmod(tmp, 0o644)
+            _unlink(dest + ".meta.json")
+            self.mover(tmp, dest)
+            tmp = None
+            self.write_json(dest + ".meta.json", {
+                "sha256": got, "size": size, "url": stream.url, "validators": stream.validators,
+                "expected": "%s:%s" % expected if expected else None})
+            return {"sha256": got, "size": size}
+        except Exception:
+            if fd is not None:
+                os.close(fd)
+            if tmp is not None:
+                _unlink(tmp)
+            for path in created:
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
+            raise
+        finally:
+            if stream is not None:
+                stream.close()
+
+
+def _write_all(fd, data):
+    while len(data):
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _makedirs(folder):
+    """Create ``folder`` and its parents; return those created, deepest first."""
+    created = []
+    path = folder
+    while path and not os.path.isdir(path):
+        created.append(path)
+        path = os.path.dirname(path)
+    for path in reversed(created):
+        try:
+            os.mkdir(path, 0o755)
+        except OSError as err:
+            if err.errno != errno.EEXIST:
+                raise
+    return created
+
+
+class _Lock(object):
+    def __init__(self, path):
+        self.path = path
+        self.fd = None
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        return False
+
+
+def remove_tree(path):
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,335 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: install_media
+short_description: Installer kernel and initrd of an installation tree, verified, in a host cache
+version_added: 0.1.0
+description:
+  - Runs on the hypervisor host. Detects the layout of an installation tree (or ISO image) at
+    O(location), finds the installer kernel and initrd for O(arch) and O(virt_type), downloads
+    them once into a cache on the host, verifies their checksums, and returns their paths, the
+    tree's facts and the kernel arguments the installer needs to find its packages.
+  - 'Detected layouts: any C(.treeinfo) or C(treeinfo) (Fedora, RHEL, CentOS, Rocky, Alma, SUSE;
+    productmd 1.x and the older C([general]) format; C([images-ARCH]), C([images-xen]) for Xen
+    PV, C([checksums])); Debian and Ubuntu netboot trees (C(MANIFEST) under C(current/images/),
+    C(current/legacy-images/) or the location itself, C(SHA256SUMS) beside it); SUSE trees with a
+    C(content) file (C(boot/ARCH/loader/)); ISO images with a C(.treeinfo), a C(content) file or the
+    Debian/Ubuntu C(install.amd/), C(install/) folders.'
+  - Files are streamed to a temp file in the cache, verified, then moved into place; a failed or
+    partial download never becomes a cache entry. A lock per cache entry makes concurrent runs
+    fetch a file once.
+  - A cache hit re-reads only the tree's checksum file (or asks the server for the file's
+    validators with a HEAD request when the tree publishes no checksum) and downloads no payload.
+    A cached file whose content no longer matches is fetched again.
+  - NFS locations are read in user space with the C(nfs-cat) command of libnfs (Debian package
+    C(libnfs-utils)); no kernel NFS client and no mount is needed.
+  - ISO images are read with the pycdlib library, without mounting them. An ISO given by URL is
+    downloaded into the cache first.
+options:
+  location:
+    description:
+      - Where the tree is. A V(http://), V(https://), V(ftp://) or V(nfs://server/export/path)
+        URL of the top of an installation tree; a local folder; a local ISO file; or the URL
+        of an ISO file (a path ending in C(.iso)).
+      - For Debian and Ubuntu, the C(installer-ARCH/) folder of a mirror
+        (for example C(.../dists/bookworm/main/installer-amd64/)) or its C(current/images/).
+    type: str
+    required: true
+  arch:
+    description:
+      - The guest's architecture. Debian names are accepted too (V(amd64) means V(x86_64),
+        V(arm64) means V(aarch64), ...).
+      - Defaults to the host's architecture.
+    type: str
+  virt_type:
+    description:
+      - V(pv) prefers the tree's Xen PV images (C([images-xen]), C(netboot/xen/)) where it has
+        them, and falls back to the arch's images where it does not.
+    type: str
+    choices: [hvm, pv]
+    default: hvm
+  cache_dir:
+    description:
+      - The cache folder on the host. Entries are keyed by location and file, so two trees
+        never share one.
+    type: path
+    default: /var/lib/unattended-virt/boot
+  kernel:
+    description:
+      - Use this kernel instead of the detected one. A path relative to the tree, or a URL.
+      - With both O(kernel) and O(initrd) given, the tree is not inspected at all (layout
+        V(override), no O(install_args)).
+    type: str
+  initrd:
+    description:
+      - Use this initrd instead of the detected one. A path relative to the tree, or a URL.
+    type: str
+  kernel_sha256:
+    description:
+      - The expected sha256 of the kernel (wins over the tree's own checksum).
+    type: str
+  initrd_sha256:
+    description:
+      - The expected sha256 of the initrd (wins over the tree's own checksum).
+    type: str
+  validate_certs:
+    description:
+      - Verify HTTPS certificates.
+    type: bool
+    default: true
+  url_username:
+    description:
+      - User name for HTTP basic authentication or FTP.
+    type: str
+  url_password:
+    description:
+      - Password for O(url_username).
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for a server (per connection and per read).
+    type: int
+    default: 30
+  force:
+    description:
+      - Fetch the files again even when the cache holds valid copies.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    details: Reads the tree's small metadata files to say what would be fetched; downloads no payload and writes nothing.
+  diff_mode:
+    support: none
+requirements:
+  - pycdlib (for ISO images)
+  - nfs-cat from libnfs-utils (for nfs:// locations)
+author:
+  - unattended.virt contributors
+"""
+
+EXAMPLES = r"""
+- name: Fedora installer kernel and initrd, verified against the tree's .treeinfo
+  unattended.virt.install_media:
+    location: http://mirror.example/fedora/releases/40/Everything/x86_64/os/
+  register: media
+
+- name: Debian netboot, Xen PV images
+  unattended.virt.install_media:
+    location: http://deb.debian.org/debian/dists/bookworm/main/installer-amd64/
+    virt_type: pv
+
+- name: From an NFS export (read in user space with nfs-cat)
+  unattended.virt.install_media:
+    location: nfs://nfs.example/exports/rocky9/
+    arch: x86_64
+
+- name: Anything, with explicit files and checksums
+  unattended.virt.install_media:
+    location: https://example.test/custom/
+    kernel: boot/vmlinuz
+    initrd: https://example.test/other/initrd.img
+    kernel_sha256: 26f2e57c99338feaf71c46fa4babdc7e1a6c115943002d109fdb746667104f5f
+    initrd_sha256: fa18bf59c779466fb317fb9c3e6847c36e84e5d011df93953fb68638f2dba99a
+"""
+
+RETURN = r"""
+kernel:
+  description: Path of the cached kernel on the host (in check mode, where it would be).
+  returned: success
+  type: str
+  sample: /var/lib/unattended-virt/boot/mirror.example-fedora-40-0123456789ab/images/pxeboot/vmlinuz
+initrd:
+  description: Path of the cached initrd on the host (in check mode, where it would be).
+  returned: success
+  type: str
+tree:
+  description:
+    - What was detected. C(layout) is one of V(treeinfo), V(suse-content), V(debian-netboot),
+      V(iso-treeinfo), V(iso-suse-content), V(iso-debian) or V(override).
+    - Unknown facts are null.
+  returned: success
+  type: dict
+  sample: {family: Fedora, version: "40", arch: x86_64, variant: Everything, layout: treeinfo, images: x86_64}
+install_args:
+  description:
+    - Kernel arguments that point the installer at its packages, for example
+      C(inst.repo=LOCATION) for anaconda trees, C(install=LOCATION) for SUSE, nothing for Debian
+      netboot (its installer finds its own mirror), C(inst.repo=hd:LABEL=VOLID) for an anaconda ISO.
+    - Empty for local folders (the guest cannot see them) and for O(kernel)+O(initrd) overrides.
+  returned: success
+  type: list
+  elements: str
+  sample: ["inst.repo=http://mirror.example/fedora/releases/40/Everything/x86_64/os/"]
+checksums:
+  description:
+    - Per file (C(kernel), C(initrd)), its C(sha256) and C(verified_by), one of V(treeinfo),
+      V(sha256sums), V(content), V(user) or V(none) (no checksum was published or given).
+  returned: success
+  type: dict
+  sample: {kernel: {sha256: 26f2e5..., verified_by: treeinfo}, initrd: {sha256: fa18bf..., verified_by: treeinfo}}
+downloaded_bytes:
+  description: Payload bytes downloaded by this run; 0 on a cache hit and in check mode.
+  returned: success
+  type: int
+fetched:
+  description: URLs of the files downloaded (in check mode, that would be downloaded).
+  returned: success
+  type: list
+  elements: str
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.unattended.virt.plugins.module_utils import _fetch, _tree
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, UnattendedVirtError, fail_from
+
+
+def _sha(value, name):
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if value.startswith("sha256:"):
+        value = value[len("sha256:"):]
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InvalidInput("%s must be 64 hex digits, not %r" % (name, value))
+    return ("sha256", value)
+
+
+def run(module):
+    p = module.params
+    location = p["location"].strip()
+    arch = _tree.normalize_arch(p["arch"] or platform.machine())
+    virt_type = p["virt_type"]
+    check = module.check_mode
+    cache = _fetch.Cache(p["cache_dir"], mover=module.atomic_move)
+    http_opts = dict(validate_certs=p["validate_certs"], url_username=p["url_username"],
+                     url_password=p["url_password"], timeout=p["timeout"])
+    result = dict(changed=False, downloaded_bytes=0, fetched=[], checksums={})
+    user_sha = {"kernel": _sha(p["kernel_sha256"], "kernel_sha256"),
+                "initrd": _sha(p["initrd_sha256"], "initrd_sha256")}
+    overrides = {"kernel": p["kernel"], "initrd": p["initrd"]}
+
+    iso_url = _fetch.is_url(location) and location.split("?")[0].lower().endswith(".iso")
+    sources = []
+    try:
+        if iso_url:
+            # An ISO by URL: the image itself is the first cache entry.
+            base, name = _fetch.split_url(location)
+            remote = _fetch.open_source(base, **http_opts)
+            sources.append(remote)
+            got = cache.ensure(remote, name, cache.entry_path(location, "image.iso"), check_mode=check,
+                               force=p["force"], label="ISO image")
+            _account(result, got)
+            if check and got["changed"]:
+                result.update(kernel=None, initrd=None, install_args=[], tree=None)
+                result["msg"] = "would download the ISO image %s" % location
+                return result
+            source = _fetch.IsoSource(location, got["path"])
+        else:
+            source = _fetch.open_source(location, **http_opts)
+        sources.append(source)
+        iso = isinstance(source, _fetch.IsoSource)
+
+        found = None
+        if not (overrides["kernel"] and overrides["initrd"]):
+            hint = None if p["force"] else cache.read_json(_hint_path(cache, location))
+            if hint and hint.get("arch") != arch or hint and hint.get("virt_type") != virt_type:
+                hint = None
+            found = _tree.detect(source, location, arch, virt_type, iso=iso, hint=hint)
+        if found is None:
+            tree = dict(family=None, version=None, arch=arch, variant=None, layout="override")
+            args = []
+        else:
+            tree = dict((k, found.get(k)) for k in ("family", "version", "arch", "variant", "layout", "name",
+                                                     "images", "codename", "treeinfo_format"))
+            if iso:
+                tree["volume_id"] = source.volume_id
+            args = _tree.install_args(found["installer"], location,
+                                      iso_volume_id=source.volume_id if iso else None,
+                                      local=isinstance(source, _fetch.LocalSource))
+        result.update(tree=tree, install_args=args)
+
+        for what in ("kernel", "initrd"):
+            override = overrides[what]
+            expected, expected_by = None, "none"
+            if override and _fetch.is_url(override):
+                base, name = _fetch.split_url(override)
+                file_source = _fetch.open_source(base, **http_opts)
+                sources.append(file_source)
+                relpath, file_id = name, override
+            else:
+                file_source = source
+                relpath = _tree.safe_relpath(override, what) if override else found[what]
+                file_id = relpath
+                if found is not None and relpath in found["checksums"]:
+                    expected, expected_by = found["checksums"][relpath], found["verified_by"]
+            if user_sha[what]:
+                expected, expected_by = user_sha[what], "user"
+            got = cache.ensure(file_source, relpath, cache.entry_path(location, file_id), expected=expected,
+                               expected_by=expected_by, check_mode=check, force=p["force"], label=what)
+            _account(result, got)
+            result[what] = got["path"]
+            result["checksums"][what] = dict(sha256=got["sha256"], verified_by=got["verified_by"])
+
+        if found is not None and not check:
+            hint = _tree.hint_of(found)
+            hint.update(arch=arch, virt_type=virt_type)
+            if cache.read_json(_hint_path(cache, location)) != hint:
+                cache.write_json(_hint_path(cache, location), hint)
+    finally:
+        for src in sources:
+            src.close()
+    return result
+
+
+def _hint_path(cache, location):
+    return cache.tree_dir(location) + "/tree.json"
+
+
+def _account(result, got):
+    if got["changed"]:
+        result["changed"] = True
+        result["fetched"].append(got["url"])
+    result["downloaded_bytes"] += got["downloaded_bytes"]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            location=dict(type="str", required=True),
+            arch=dict(type="str"),
+            virt_type=dict(type="str", choices=["hvm", "pv"], default="hvm"),
+            cache_dir=dict(type="path", default="/var/lib/unattended-virt/boot"),
+            kernel=dict(type="str"),
+            initrd=dict(type="str"),
+            kernel_sha256=dict(type="str"),
+            initrd_sha256=dict(type="str"),
+            validate_certs=dict(type="bool", default=True),
+            url_username=dict(type="str"),
+            url_password=dict(type="str", no_log=True),
+            timeout=dict(type="int", default=30),
+            force=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module)
+    except UnattendedVirtError as err:
+        fail_from(module, err)
+    except Exception as err:  # a bug: report it with its traceback
+        fail_from(module, err)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
