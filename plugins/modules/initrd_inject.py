@@ -1,0 +1,237 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: initrd_inject
+short_description: Write an initrd with extra files (a kickstart, a preseed) appended
+description:
+  - Writes O(dest) = the initrd O(src), zero padding to a 4-byte boundary, then an
+    uncompressed newc cpio archive holding O(files). The Linux kernel unpacks
+    concatenated archives into its initramfs, so the installer finds the files at their
+    paths (anaconda with C(inst.ks=file:/ks.cfg), d-i reads C(/preseed.cfg)).
+  - Works with compressed (gzip, xz, zstd, ...) and uncompressed initrds alike: the
+    original bytes are kept as they are.
+  - Idempotent by content. When O(dest) already holds exactly the bytes that would be
+    written, nothing is rewritten and the task reports no change.
+  - O(dest) is written to a temporary file beside it, then moved into place; it holds
+    secrets, so it is created mode C(0600) unless O(mode) says otherwise.
+  - Runs on the host that holds the initrd (the hypervisor).
+version_added: 0.1.0
+author:
+  - unattended.virt contributors
+options:
+  src:
+    description:
+      - Path of the original initrd on the host. It is read, never modified.
+    type: path
+    required: true
+  dest:
+    description:
+      - Path of the initrd to write. Its directory must exist.
+      - Must not be O(src).
+    type: path
+    required: true
+  files:
+    description:
+      - The files to put into the appended archive, in this order.
+      - Directories they need are created in the archive, mode C(0755) owned by root
+        (C(tmp) and C(var/tmp) C(1777)); the kernel applies that mode to a directory that
+        already exists in the initrd.
+      - Only regular files and directories go into the archive, owned by root, with
+        modification time 0.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description:
+          - Path inside the initrd, from its root (V(/ks.cfg) and V(ks.cfg) are the same).
+          - C(..) components, control characters and a trailing C(/) are refused.
+        type: str
+        required: true
+      content:
+        description:
+          - The text of the file. Never logged.
+          - Mutually exclusive with O(files[].src).
+        type: str
+      src:
+        description:
+          - A regular file on the host to copy into the archive (device nodes, fifos and
+            directories are refused).
+          - Mutually exclusive with O(files[].content).
+        type: path
+      mode:
+        description:
+          - Permission bits of the file inside the initrd, as an octal string.
+        type: raw
+        default: '0600'
+  mode:
+    description:
+      - Mode of O(dest), as for M(ansible.builtin.file).
+    type: raw
+    default: '0600'
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change, with the sha256 and size O(dest) would have, and writes nothing.
+  diff_mode:
+    support: partial
+    description: Sizes and the list of injected paths, never the contents.
+notes:
+  - Cost is about one copy of O(src) (read in 4 MiB chunks and hashed while writing). A
+    rerun with unchanged inputs reads O(src) and O(dest) once to compare them, and writes
+    nothing.
+seealso:
+  - name: Linux early userspace support (initramfs buffer format)
+    description: Concatenated and uncompressed cpio archives in the initramfs.
+    link: https://docs.kernel.org/driver-api/early-userspace/buffer-format.html
+"""
+
+EXAMPLES = r"""
+- name: Put the guest's kickstart into a copy of the installer's initrd
+  unattended.virt.initrd_inject:
+    src: /var/cache/unattended-virt/fedora-40/initrd.img
+    dest: /var/lib/libvirt/boot/guest1-initrd.img
+    files:
+      - path: /ks.cfg
+        src: /var/lib/libvirt/boot/guest1.ks
+
+- name: A preseed given inline, plus a kernel module for d-i
+  unattended.virt.initrd_inject:
+    src: /var/cache/unattended-virt/debian-12/initrd.gz
+    dest: /var/lib/libvirt/boot/guest2-initrd.gz
+    files:
+      - path: /preseed.cfg
+        content: "{{ lookup('ansible.builtin.template', 'preseed.cfg.j2') }}"
+      - path: /lib/modules/extra/virtio_blk.ko
+        src: /srv/modules/virtio_blk.ko
+        mode: '0644'
+"""
+
+RETURN = r"""
+dest:
+  description: Path of the written initrd.
+  returned: always
+  type: str
+  sample: /var/lib/libvirt/boot/guest1-initrd.img
+sha256:
+  description: SHA-256 of O(dest) (in check mode, of what would be written).
+  returned: success
+  type: str
+  sample: 0f3c1b6f0e34a3b5d9c1a6e2f1b4d7c8e9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4
+size:
+  description: Size of O(dest) in bytes (in check mode, of what would be written).
+  returned: success
+  type: int
+  sample: 41210368
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, fail_from
+
+
+def argument_spec():
+    return dict(
+        src=dict(type="path", required=True),
+        dest=dict(type="path", required=True),
+        files=dict(type="list", elements="dict", required=True, options=dict(
+            path=dict(type="str", required=True),
+            content=dict(type="str", no_log=True),
+            src=dict(type="path"),
+            mode=dict(type="raw", default="0600"),
+        ), mutually_exclusive=[["content", "src"]], required_one_of=[["content", "src"]]),
+        mode=dict(type="raw", default="0600"),
+    )
+
+
+def check_paths(src, dest):
+    if not os.path.isfile(src):
+        raise InvalidInput("src %s is not a readable regular file" % src)
+    parent = os.path.dirname(dest) or "."
+    if not os.path.isdir(parent):
+        raise InvalidInput("the directory of dest %s does not exist" % dest,
+                           hint="Create it first (ansible.builtin.file state=directory)")
+    if os.path.isdir(dest):
+        raise InvalidInput("dest %s is a directory: give the path of the initrd to write" % dest)
+    if os.path.exists(dest) and os.path.samefile(src, dest):
+        raise InvalidInput("dest %s is src: the original initrd is never modified" % dest)
+
+
+def write_atomically(module, src, archive, dest):
+    """base + archive into a temporary file beside dest (0600 from the start), moved into
+    place; returns (size, sha256)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".",
+                               prefix=".%s." % os.path.basename(dest), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            size, sha = _cpio.write(src, archive, out)
+        # atomic_move gives a new file 0666 & ~umask: with umask 077 that is 0600, so the
+        # secrets inside are never readable by others, not even for a moment.
+        old_umask = os.umask(0o077)
+        try:
+            module.atomic_move(tmp, dest, keep_dest_attrs=False)
+        finally:
+            os.umask(old_umask)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return size, sha
+
+
+def run(module):
+    params = module.params
+    src, dest = params["src"], params["dest"]
+    check_paths(src, dest)
+    archive = _cpio.Archive(_cpio.make_entries(params["files"]))
+    existed = os.path.exists(dest)
+    before_size = os.stat(dest).st_size if existed else None
+
+    sha = _cpio.matches(src, archive, dest)
+    sha256_unchanged = sha is not None
+    if sha256_unchanged:
+        changed = False
+        size = before_size
+    else:
+        changed = True
+        if module.check_mode:
+            size, sha = _cpio.digest(src, archive)
+        else:
+            size, sha = write_atomically(module, src, archive, dest)
+    if existed or not module.check_mode:
+        changed = module.set_mode_if_different(dest, params["mode"], changed)
+
+    result = dict(changed=changed, dest=dest, sha256=sha, size=size)
+    if module._diff:
+        after = "size: %d\nappended: %s\n" % (size, ", ".join("/" + e.name for e in archive.entries))
+        if sha256_unchanged:
+            before = after
+        else:
+            before = "" if not existed else "size: %d\n" % before_size
+        result["diff"] = dict(before_header=dest, after_header=dest, before=before, after=after)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = run(module)
+    except Exception as err:  # pylint: disable=broad-except
+        fail_from(module, err, changed=False, dest=module.params["dest"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
