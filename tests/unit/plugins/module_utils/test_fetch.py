@@ -1,0 +1,239 @@
+"""Sources and the verified cache, against real servers on 127.0.0.1 serving a small tree
+in a temp folder: HTTP (with faults), FTP, local folders and ISO images."""
+import hashlib
+import os
+import subprocess
+import threading
+
+import pytest
+
+import uvtest
+from ansible_collections.unattended.virt.plugins.module_utils import _fetch
+from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
+
+PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)  # several chunks, not a multiple of the chunk size
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tree")
+    (root / "images").mkdir()
+    (root / "images" / "vmlinuz").write_bytes(PAYLOAD)
+    (root / "meta.txt").write_bytes(b"small metadata\n")
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def server(tree):
+    srv = uvtest.FaultHTTPServer(tree)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture()
+def http(server):
+    server.clear()
+    yield server
+    server.clear()
+
+
+@pytest.fixture()
+def cache(tmp_path):
+    return _fetch.Cache(str(tmp_path / "cache"))
+
+
+def files_in(root):
+    """Every file under root except the lock files."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".locks"]
+        found.extend(os.path.relpath(os.path.join(folder, n), root) for n in names)
+    return sorted(found)
+
+
+def test_http_download_verifies_then_hits_without_payload(http, cache):
+    src = _fetch.HttpSource(http.url)
+    dest = cache.entry_path(http.url, "images/vmlinuz")
+    got = cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA), expected_by="treeinfo")
+    assert got["changed"] and got["downloaded_bytes"] == len(PAYLOAD) and got["sha256"] == SHA
+    assert got["verified_by"] == "treeinfo"
+    with open(dest, "rb") as handle:
+        assert handle.read() == PAYLOAD
+    assert files_in(cache.root) == sorted([os.path.relpath(dest, cache.root), os.path.relpath(dest, cache.root) + ".meta.json"])
+    http.clear()
+    again = cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA), expected_by="treeinfo")
+    assert not again["changed"] and again["downloaded_bytes"] == 0
+    assert http.requests == [] and http.bytes_sent == 0  # a published checksum needs no request at all
+
+
+def test_without_checksum_a_hit_costs_one_head(http, cache):
+    src = _fetch.HttpSource(http.url)
+    dest = cache.entry_path(http.url, "images/vmlinuz")
+    assert cache.ensure(src, "images/vmlinuz", dest)["verified_by"] == "none"
+    http.clear()
+    assert not cache.ensure(src, "images/vmlinuz", dest)["changed"]
+    assert http.requests == [("HEAD", "/images/vmlinuz")] and http.bytes_sent == 0
+
+
+def test_changed_remote_file_without_checksum_is_fetched_again(http, cache, tree):
+    src = _fetch.HttpSource(http.url)
+    path = os.path.join(tree, "meta.txt")
+    dest = cache.entry_path(http.url, "meta.txt")
+    cache.ensure(src, "meta.txt", dest)
+    st = os.stat(path)
+    os.utime(path, (st.st_atime, st.st_mtime + 60))  # new Last-Modified
+    try:
+        assert cache.ensure(src, "meta.txt", dest)["changed"]
+    finally:
+        os.utime(path, (st.st_atime, st.st_mtime))
+
+
+def test_corrupted_entry_is_detected_and_fetched_again(http, cache):
+    src = _fetch.HttpSource(http.url)
+    dest = cache.entry_path(http.url, "images/vmlinuz")
+    cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA))
+    with open(dest, "r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"XXXX")
+    got = cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA))
+    assert got["changed"] and got["downloaded_bytes"] == len(PAYLOAD)
+    assert _fetch.file_digest(dest)["sha256"] == SHA
+    # and without a published checksum, the sidecar's sha256 catches it
+    with open(dest, "r+b") as handle:
+        handle.write(b"YY")
+    assert cache.ensure(src, "images/vmlinuz", dest)["changed"]
+
+
+def test_checksum_mismatch_names_file_expected_and_got_and_leaves_nothing(http, cache):
+    src = _fetch.HttpSource(http.url)
+    dest = cache.entry_path(http.url, "images/vmlinuz")
+    with pytest.raises(FetchFailure) as err:
+        cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", "0" * 64), label="kernel")
+    assert "checksum mismatch for kernel" in err.value.msg
+    assert "expected sha256:" + "0" * 64 in err.value.msg and "got sha256:" + SHA in err.value.msg
+    assert files_in(cache.root) == []
+
+
+@pytest.mark.parametrize("fault,message", [
+    (("status", 404), "HTTP 404"),
+    (("status", 500), "HTTP 500"),
+    (("truncate",), "cut short: got 1572872 of 3145745 bytes"),
+    (("reset",), "failed after|cut short"),
+])
+def test_http_faults_end_in_clear_errors_and_a_clean_cache(http, cache, fault, message):
+    http.set_fault("/images/vmlinuz", *fault)
+    src = _fetch.HttpSource(http.url)
+    dest = cache.entry_path(http.url, "images/vmlinuz")
+    with pytest.raises(FetchFailure, match=message):
+        cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA), label="kernel")
+    assert files_in(cache.root) == []
+    assert not os.path.exists(os.path.dirname(dest))
+
+
+def test_stalled_server_times_out(http, cache):
+    http.set_fault("/images/vmlinuz", "stall", 5)
+    src = _fetch.HttpSource(http.url, timeout=1)
+    with pytest.raises(FetchFailure, match="timed out"):
+        cache.ensure(src, "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"))
+    assert files_in(cache.root) == []
+
+
+def test_metadata_reads(http):
+    src = _fetch.HttpSource(http.url)
+    assert src.read("meta.txt") == b"small metadata\n"
+    assert src.read("missing") is None
+    assert src.exists("images/vmlinuz") and not src.exists("nope")
+    http.set_fault("/meta.txt", "status", 503)
+    with pytest.raises(FetchFailure, match="HTTP 503"):
+        src.read("meta.txt")
+
+
+def test_redirects_are_followed(http, cache):
+    http.set_fault("/elsewhere/vmlinuz", "redirect", http.url + "images/vmlinuz")
+    src = _fetch.HttpSource(http.url)
+    got = cache.ensure(src, "elsewhere/vmlinuz", cache.entry_path(http.url, "elsewhere/vmlinuz"), expected=("sha256", SHA))
+    assert got["downloaded_bytes"] == len(PAYLOAD)
+
+
+def test_check_mode_writes_nothing(http, cache):
+    src = _fetch.HttpSource(http.url)
+    got = cache.ensure(src, "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"),
+                       expected=("sha256", SHA), check_mode=True)
+    assert got["changed"] and got["downloaded_bytes"] == 0
+    assert not os.path.exists(cache.root) and http.bytes_sent == 0
+
+
+def test_concurrent_ensures_fetch_once(http, cache):
+    src = _fetch.HttpSource(http.url)
+    dest = cache.entry_path(http.url, "images/vmlinuz")
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(cache.ensure(_fetch.HttpSource(http.url), "images/vmlinuz", dest, expected=("sha256", SHA)))
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(r["downloaded_bytes"] for r in results) == len(PAYLOAD)
+    assert http.bytes_sent == len(PAYLOAD) and src.exists("images/vmlinuz")
+
+
+def test_entries_of_two_trees_never_collide(cache):
+    a = cache.entry_path("http://a/tree/", "images/vmlinuz")
+    b = cache.entry_path("http://b/tree/", "images/vmlinuz")
+    c = cache.entry_path("http://a/tree/", "http://x/vmlinuz")
+    assert len(set([a, b, c])) == 3 and all(p.startswith(cache.root + "/") for p in (a, b, c))
+    assert cache.entry_path("http://a/tree", "x") == cache.entry_path("http://a/tree/", "x")
+
+
+def test_ftp_source(tree, cache):
+    pytest.importorskip("pyftpdlib")
+    srv = uvtest.FTPServerThread(tree)
+    try:
+        src = _fetch.FtpSource(srv.url, timeout=10)
+        assert src.read("meta.txt") == b"small metadata\n"
+        assert src.read("missing.txt") is None
+        got = cache.ensure(src, "images/vmlinuz", cache.entry_path(srv.url, "images/vmlinuz"), expected=("sha256", SHA))
+        assert got["downloaded_bytes"] == len(PAYLOAD)
+        with pytest.raises(FetchFailure, match="550"):
+            cache.ensure(src, "images/none", cache.entry_path(srv.url, "images/none"))
+    finally:
+        srv.stop()
+
+
+def test_local_folder_and_iso(tree, cache, tmp_path):
+    src = _fetch.open_source(tree)
+    assert isinstance(src, _fetch.LocalSource) and src.read("meta.txt") == b"small metadata\n"
+    got = cache.ensure(src, "images/vmlinuz", cache.entry_path(tree, "images/vmlinuz"), expected=("sha256", SHA))
+    assert got["sha256"] == SHA
+    iso = str(tmp_path / "tree.iso")
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", "UV TEST", "-o", iso, tree],
+                   check=True, capture_output=True)
+    src = _fetch.open_source(iso)
+    assert isinstance(src, _fetch.IsoSource) and src.volume_id == "UV TEST"
+    assert src.read("meta.txt") == b"small metadata\n" and src.read("nope") is None
+    got = cache.ensure(src, "images/vmlinuz", cache.entry_path(iso, "images/vmlinuz"), expected=("sha256", SHA))
+    assert got["downloaded_bytes"] == len(PAYLOAD)
+    src.close()
+
+
+def test_a_file_that_is_not_an_iso_is_refused(tree):
+    with pytest.raises(InvalidInput, match="is not an ISO 9660 image"):
+        _fetch.open_source(os.path.join(tree, "meta.txt"))
+
+
+@pytest.mark.parametrize("location,message", [
+    ("gopher://x/", "unsupported location scheme"),
+    ("relative/tree", "must be an absolute path"),
+    ("/no/such/tree", "does not exist"),
+])
+def test_bad_locations(location, message):
+    with pytest.raises(InvalidInput, match=message):
+        _fetch.open_source(location)
