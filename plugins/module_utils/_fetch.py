@@ -636,7 +636,12 @@ class Cache(object):
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + os.path.basename(dest))
         stream = None
         try:
-            stream = source.open(relpath)
+            try:
+                stream = source.open(relpath)
+            except FetchFailure as err:
+                err.msg = "%s: %s" % (label, err.msg)
+                err.args = (err.msg,)
+                raise
             hashes = {"sha256": hashlib.sha256()}
             if expected and expected[0] != "sha256":
                 try:
