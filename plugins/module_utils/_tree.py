@@ -408,14 +408,16 @@ def install_args(installer, location, iso_volume_id=None, local=False):
         if local:
             return []
         if location.startswith("nfs://"):
-            rest = location[len("nfs://"):]
+            rest, _sep, query = location[len("nfs://"):].partition("?")
             host, _sep, path = rest.partition("/")
-            return ["inst.repo=nfs:%s:/%s" % (host, path)]
+            version = re.search(r"(?:^|&)version=(\d+)", query)
+            options = "nfsvers=%s:" % version.group(1) if version else ""
+            return ["inst.repo=nfs:%s%s:/%s" % (options, host, path)]
         return ["inst.repo=%s" % location]
     if installer == "suse":
         if iso_volume_id:
             return ["install=cd:/"]
         if local:
             return []
-        return ["install=%s" % location]
+        return ["install=%s" % (location.split("?")[0] if location.startswith("nfs://") else location)]
     return []

@@ -343,7 +343,7 @@ def test_nfs_fetch_then_hit(nfs_export, cache):
     assert first["changed"] and first["tree"]["layout"] == "treeinfo", first
     assert first["checksums"]["kernel"]["verified_by"] == "treeinfo"
     assert sha256(first["kernel"]) == sha256(tree_file("fedora/images/pxeboot/vmlinuz"))
-    assert first["install_args"] == ["inst.repo=nfs:127.0.0.1:%sfedora/" % nfs_export[len("nfs://127.0.0.1"):]]
+    assert first["install_args"] == ["inst.repo=nfs:nfsvers=4:127.0.0.1:%sfedora/" % nfs_export[len("nfs://127.0.0.1"):]]
     second = media({"location": location, "cache_dir": cache})
     assert not second["changed"] and second["downloaded_bytes"] == 0
 

@@ -318,6 +318,8 @@ def test_broken_ini_is_refused():
 @pytest.mark.parametrize("installer,location,volid,local,args", [
     ("anaconda", "http://m/f/", None, False, ["inst.repo=http://m/f/"]),
     ("anaconda", "nfs://srv/export/f40", None, False, ["inst.repo=nfs:srv:/export/f40"]),
+    ("anaconda", "nfs://srv/export/f40/?version=4", None, False, ["inst.repo=nfs:nfsvers=4:srv:/export/f40/"]),
+    ("suse", "nfs://srv/export/leap/?version=4", None, False, ["install=nfs://srv/export/leap/"]),
     ("anaconda", "/srv/f.iso", "Fedora 40 x86_64", True, ["inst.repo=hd:LABEL=Fedora\\x2040\\x20x86_64"]),
     ("anaconda", "/srv/tree", None, True, []),
     ("suse", "ftp://m/leap/", None, False, ["install=ftp://m/leap/"]),
