@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the guest_install role: what each guest of a host needs (the plan), and the
+per-guest summary lines at the end of a run.  Pure functions, unit tested."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+STATES = ("running", "shutoff", "absent")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
+_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGTP]?i?B?$", re.IGNORECASE)
+_DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
+
+
+def _pick(guest, defaults, key, fallback=None):
+    value = guest.get(key)
+    if value is None:
+        value = defaults.get(key)
+    return fallback if value is None else value
+
+
+def _hypervisor(guest, defaults):
+    chosen = _pick(guest, defaults, "hypervisor", "auto")
+    if chosen != "auto":
+        return chosen
+    uri = defaults.get("uri") or ""
+    if uri.split(":", 1)[0].split("+", 1)[0] in ("xen", "libxl") or \
+            str(defaults.get("host_hypervisor") or "").lower() == "xen":
+        return "xen"
+    return "auto"  # the domain module picks kvm when the host offers it, else qemu
+
+
+def _extra_args(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return str(value).split()
+
+
+def normalize(guest, defaults):
+    """One guest of ``guest_install_guests`` with the role defaults applied and the paths of
+    its per-guest files filled in."""
+    if not isinstance(guest, dict) or not guest.get("name"):
+        raise AnsibleFilterError("every guest needs a name, got %r" % (guest,))
+    name = str(guest["name"])
+    if not _NAME.match(name):
+        raise AnsibleFilterError("guest name %r: use letters, digits, '.', '_', '+', '-' (at most 63)" % name)
+    state = _pick(guest, defaults, "state", "running")
+    if state not in STATES:
+        raise AnsibleFilterError("guest %s: state must be one of %s, got %r" % (name, ", ".join(STATES), state))
+    if state != "absent" and not guest.get("location"):
+        raise AnsibleFilterError("guest %s: location (a tree URL or ISO) is required unless state is absent" % name)
+    disk_in = guest.get("disk") or {}
+    disk_format = disk_in.get("format") or defaults.get("disk_format") or "qcow2"
+    size = str(disk_in.get("size") or defaults.get("disk_size") or "20G")
+    if not _SIZE.match(size):
+        raise AnsibleFilterError("guest %s: disk size %r is not a size such as 20G" % (name, size))
+    disk = {
+        "name": disk_in.get("name") or name + _DISK_SUFFIX.get(disk_format, ".img"),
+        "pool": disk_in.get("pool") or defaults.get("pool") or "default",
+        "pool_path": disk_in.get("pool_path") or defaults.get("pool_path") or None,
+        "size": size,
+        "format": disk_format,
+        "reuse": bool(disk_in.get("reuse", False)),
+    }
+    work = (defaults.get("work_dir") or "/var/lib/unattended-virt").rstrip("/")
+    kickstart = dict(defaults.get("kickstart") or {})
+    kickstart.update(guest.get("kickstart") or {})
+    timeout = int(_pick(guest, defaults, "timeout", 3600))
+    return {
+        "name": name,
+        "state": state,
+        "location": guest.get("location"),
+        "memory": int(_pick(guest, defaults, "memory", 2048)),
+        "vcpus": int(_pick(guest, defaults, "vcpus", 2)),
+        "arch": _pick(guest, defaults, "arch", "x86_64"),
+        "hypervisor": _hypervisor(guest, defaults),
+        "virt_type": _pick(guest, defaults, "virt_type", "hvm"),
+        "disk": disk,
+        "remove_disk": bool(guest.get("remove_disk", False)),
+        "interfaces": _pick(guest, defaults, "interfaces", [{"network": "default"}]),
+        "extra_args": _extra_args(defaults.get("extra_args")) + _extra_args(guest.get("extra_args")),
+        "os_family": guest.get("os_family"),
+        "os_version": guest.get("os_version"),
+        "kickstart": kickstart,
+        "media": dict(guest.get("media") or {}),
+        "confirm_token": bool(_pick(guest, defaults, "confirm_token", True)),
+        "timeout": timeout,
+        "answer_file": "%s/%s.answers" % (work, name),
+        "initrd": "%s/%s-initrd.img" % (work, name),
+        "console_log": "%s/%s-console.log" % (work, name),
+    }
+
+
+def guest_install_plan(guests, domains, defaults=None):
+    """What each guest needs, from the guests asked for and domain_info's ``domains``.
+
+    Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
+    normalized guest with ``reinstall`` and ``recreate_disk`` set), ``start``, ``stop``,
+    ``remove``, ``ok`` (names already as asked) and ``failed`` ({name, reason}: guests this
+    run refuses to touch)."""
+    defaults = defaults or {}
+    current = dict((d.get("name"), d) for d in (domains or []))
+    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": []}
+    seen = set()
+    for raw in guests or []:
+        guest = normalize(raw, defaults)
+        name = guest["name"]
+        if name in seen:
+            raise AnsibleFilterError("guest %s is listed twice for this host" % name)
+        seen.add(name)
+        dom = current.get(name)
+        meta = (dom or {}).get("metadata")
+        guest["domain_state"] = (dom or {}).get("state")
+        guest["reinstall"] = False
+        guest["recreate_disk"] = False
+        if dom is None:
+            if guest["state"] == "absent":
+                plan["ok"].append(name)
+            else:
+                plan["install"].append(guest)
+            continue
+        if not meta:
+            plan["failed"].append({"name": name, "reason": "a domain named %s exists and was not created by "
+                                   "unattended.virt: left alone (rename the guest or remove that domain)" % name})
+            continue
+        guest["disk_created_by_us"] = meta.get("disk_created_by_us") == "yes"
+        if guest["state"] == "absent":
+            plan["remove"].append(guest)
+        elif meta.get("phase") != "installed":
+            guest["reinstall"] = True
+            guest["recreate_disk"] = guest["disk_created_by_us"]
+            plan["install"].append(guest)
+        elif guest["state"] == "running" and dom.get("state") != "running":
+            plan["start"].append(guest)
+        elif guest["state"] == "shutoff" and dom.get("state") not in ("shutoff", "crashed"):
+            plan["stop"].append(guest)
+        else:
+            plan["ok"].append(name)
+    media = {}
+    for guest in plan["install"]:
+        key = media_key(guest)
+        guest["media_key"] = key
+        if key not in media:
+            media[key] = {"key": key, "location": guest["location"], "arch": guest["arch"],
+                          "virt_type": guest["virt_type"], "options": guest["media"]}
+            plan["media"].append(media[key])
+    return plan
+
+
+def media_key(guest):
+    """Guests whose media keys are equal share one install_media call (and one download)."""
+    options = ",".join("%s=%s" % (key, guest["media"][key]) for key in sorted(guest["media"]))
+    return "%s|%s|%s|%s" % (guest["location"], guest["arch"], guest["virt_type"], options)
+
+
+def _duration(seconds):
+    try:
+        seconds = int(float(seconds))
+    except (TypeError, ValueError):
+        return "-"
+    return "%dm%02ds" % divmod(seconds, 60) if seconds >= 60 else "%ds" % seconds
+
+
+def _detail(item):
+    detail = (item.get("reason") or "").replace("\n", " ").strip()
+    tail = [line for line in (item.get("console_tail") or []) if line.strip()]
+    if item.get("result") == "failed" and tail:
+        detail += " | last console line: " + tail[-1].strip()
+    return detail[:240]
+
+
+def guest_install_summary(results_by_host):
+    """Lines of the end-of-run table from ``{host: [result, ...]}`` where each result has
+    name, result (installed, unchanged, started, stopped, removed, failed), seconds and
+    reason.  A host mapped to None or a string did not finish its run."""
+    rows = [("HOST", "GUEST", "RESULT", "INSTALL TIME", "DETAIL")]
+    for host in sorted(results_by_host):
+        results = results_by_host[host]
+        if not isinstance(results, list):
+            rows.append((host, "-", "failed", "-", results or "the run on this host stopped before its summary"))
+            continue
+        for item in sorted(results, key=lambda r: r.get("name", "")):
+            rows.append((host, item.get("name", "?"), item.get("result", "?"),
+                         _duration(item.get("seconds")) if item.get("seconds") not in (None, "") else "-",
+                         _detail(item)))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    return [("%-*s  %-*s  %-*s  %-*s  %s" % (widths[0], r[0], widths[1], r[1], widths[2], r[2],
+                                              widths[3], r[3], r[4])).rstrip() for r in rows]
+
+
+def guest_install_failures(results_by_host):
+    """The ``host/guest`` names that failed (a host that did not finish counts as one)."""
+    failed = []
+    for host in sorted(results_by_host):
+        results = results_by_host[host]
+        if not isinstance(results, list):
+            failed.append(host)
+            continue
+        failed.extend("%s/%s" % (host, item.get("name")) for item in results if item.get("result") == "failed")
+    return failed
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "guest_install_plan": guest_install_plan,
+            "guest_install_summary": guest_install_summary,
+            "guest_install_failures": guest_install_failures,
+        }

@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: install_wait
+short_description: Wait for guests that are installing, with progress, and confirm each install
+description:
+  - Waits for a batch of guests started in their install phase (by role C(unattended.virt.guest_install))
+    until each one has shut off, has disappeared, or has run out of time.
+  - Polls the host with one M(unattended.virt.domain_info) call per round for the whole batch and prints
+    a progress line per guest (elapsed time, last console line) every O(progress_interval) seconds.
+  - A guest that shut off counts as installed only when its console log holds the line
+    C(UNATTENDED-VIRT-INSTALLED <token>) that the built-in answer files print as their last step;
+    otherwise it is failed, with the tail of its console log.
+  - Never changes a guest; a guest out of time is left as it is.
+  - This is an action plugin; it runs on the controller and reads the host through its connection.
+version_added: 0.1.0
+author:
+  - unattended.virt contributors
+options:
+  uri:
+    description: libvirt connection URI on the host.
+    type: str
+    default: qemu:///system
+  guests:
+    description: The guests to wait for.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Domain name.
+        type: str
+        required: true
+      console_log:
+        description: Path of the guest's serial console log on the host.
+        type: str
+        required: true
+      token:
+        description: The success token of the guest's answer file; empty to accept any shut-off guest.
+        type: str
+        default: ""
+      started:
+        description: When the install started, in seconds since the epoch; default now.
+        type: int
+      timeout:
+        description: Seconds the install may take, counted from O(guests[].started).
+        type: int
+        default: 3600
+      guest:
+        description: Anything; ignored (the role passes its guest record along).
+        type: raw
+      metadata:
+        description: Anything; ignored (the role passes the guest's metadata along).
+        type: raw
+  poll_interval:
+    description: Seconds between polls of the host.
+    type: float
+    default: 2.0
+  progress_interval:
+    description: Seconds between progress lines.
+    type: int
+    default: 15
+  tail_lines:
+    description: Console lines returned for each guest.
+    type: int
+    default: 20
+attributes:
+  action:
+    support: full
+    description: Runs on the controller; reads the host through its connection.
+  check_mode:
+    support: full
+    description: Only reads state.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Wait for two installers, printing progress every 15 seconds
+  unattended.virt.install_wait:
+    guests:
+      - name: web1
+        console_log: /var/lib/unattended-virt/web1-console.log
+        token: 4f2kq9x1
+        timeout: 1800
+      - name: web2
+        console_log: /var/lib/unattended-virt/web2-console.log
+        token: 8d0s7mzz
+  register: waited
+
+- name: Show what failed
+  ansible.builtin.debug:
+    var: waited.failed_guests
+"""
+
+RETURN = r"""
+guests:
+  description: Outcome per guest name.
+  returned: always
+  type: dict
+  sample:
+    web1: {result: installed, seconds: 412, reason: "", console_tail: ["UNATTENDED-VIRT-INSTALLED 4f2kq9x1"]}
+installed:
+  description: Names of the guests whose install was confirmed.
+  returned: always
+  type: list
+  elements: str
+failed_guests:
+  description: Names of the guests whose install failed or timed out.
+  returned: always
+  type: list
+  elements: str
+"""

@@ -1,0 +1,132 @@
+"""Independent libvirt daemons on this machine, one per pretend hypervisor host.
+
+Each daemon (virtlogd + libvirtd) runs in a private mount namespace (``unshare --mount``)
+where folders of its own are bind-mounted over /run/libvirt, /var/lib/libvirt,
+/etc/libvirt, /var/cache/libvirt and /var/log/libvirt: its own state, sockets, logs and
+capability cache.  Clients outside connect with
+``qemu+unix:///system?socket=<root>/run/libvirt-sock``.  Paths outside those five folders
+(kernels, disks, console logs under the daemon's root) are the same inside and out.
+Daemons are stopped by the PIDs recorded at start, never by name."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import uvtest
+
+OVERLAYS = (("run", "/run/libvirt"), ("lib", "/var/lib/libvirt"), ("etc", "/etc/libvirt"),
+            ("cache", "/var/cache/libvirt"), ("log", "/var/log/libvirt"))
+
+_INSIDE = """\
+set -e
+for pair in {pairs}; do
+  src=${{pair%%=*}}; dst=${{pair#*=}}
+  mkdir -p "$dst"
+  mount --bind "$src" "$dst"
+done
+mkdir -p /var/log/libvirt/qemu /var/lib/libvirt/qemu /var/lib/libvirt/boot
+/usr/sbin/virtlogd -d -p {root}/virtlogd.pid
+exec /usr/bin/python3 {subreaper} /usr/sbin/libvirtd -f {root}/libvirtd.conf -p {root}/libvirtd.pid
+"""
+
+
+class FleetDaemon:
+    """One libvirtd + virtlogd with private state under ``root``."""
+
+    def __init__(self, root):
+        self.root = root
+        self.socket = os.path.join(root, "run", "libvirt-sock")
+        self.uri = "qemu+unix:///system?socket=" + self.socket
+        self.proc = None
+        self.virtlogd_pid = None
+
+    def start(self, timeout=60):
+        os.makedirs(self.root)
+        pairs = []
+        for sub, target in OVERLAYS:
+            os.makedirs(os.path.join(self.root, sub))
+            pairs.append("%s=%s" % (os.path.join(self.root, sub), target))
+        for name in ("qemu.conf",):
+            if os.path.exists(os.path.join("/etc/libvirt", name)):
+                shutil.copy(os.path.join("/etc/libvirt", name), os.path.join(self.root, "etc", name))
+        # The host daemon's QEMU capability cache saves each new daemon a probe of QEMU.
+        caps = "/var/cache/libvirt/qemu/capabilities"
+        if os.path.isdir(caps):
+            shutil.copytree(caps, os.path.join(self.root, "cache", "qemu", "capabilities"))
+        with open(os.path.join(self.root, "libvirtd.conf"), "w") as conf:
+            conf.write('log_outputs="3:file:%s/libvirtd.log"\n' % self.root)
+        script = _INSIDE.format(pairs=" ".join(pairs), root=self.root,
+                                subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"))
+        out = open(os.path.join(self.root, "daemon.out"), "wb")
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if os.path.exists(self.socket) and self._answers():
+                self._read_virtlogd_pid()
+                return self
+            time.sleep(0.2)
+        self.stop()
+        with open(os.path.join(self.root, "daemon.out"), errors="replace") as out:
+            raise RuntimeError("fleet libvirtd under %s did not come up:\n%s" % (self.root, out.read()))
+
+    def _answers(self):
+        return subprocess.run(["virsh", "-q", "-c", self.uri, "version"], capture_output=True,
+                              check=False).returncode == 0
+
+    def _read_virtlogd_pid(self):
+        path = os.path.join(self.root, "virtlogd.pid")
+        for _ in range(50):
+            if os.path.exists(path) and open(path).read().strip():
+                self.virtlogd_pid = int(open(path).read().strip())
+                return
+            time.sleep(0.1)
+
+    def clean_domains(self):
+        """Destroy and undefine every domain of this private daemon (all are the test's)."""
+        try:
+            import libvirt
+        except ImportError:
+            return
+        libvirt.registerErrorHandler(lambda *args: None, None)
+        try:
+            conn = libvirt.open(self.uri)
+        except libvirt.libvirtError:
+            return
+        for dom in conn.listAllDomains():
+            try:
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
+        conn.close()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)   # the subreaper forwards it to libvirtd
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.virtlogd_pid and os.path.exists("/proc/%d" % self.virtlogd_pid):
+            with open("/proc/%d/comm" % self.virtlogd_pid) as comm:
+                is_virtlogd = comm.read().strip() == "virtlogd"
+            if is_virtlogd:
+                os.kill(self.virtlogd_pid, signal.SIGTERM)
+        self.proc = None
+
+
+if __name__ == "__main__":  # manual check: start one, print its URI, stop on Enter
+    daemon = FleetDaemon(sys.argv[1]).start()
+    print(daemon.uri)
+    sys.stdin.readline()
+    daemon.clean_domains()
+    daemon.stop()
