@@ -191,17 +191,35 @@ def host_facts(conn):
             capacity=capacity, allocation=allocation, available=available,
         ))
     pools.sort(key=lambda pool: pool["name"])
-    return dict(
+    facts = dict(
         hostname=_call("read the host name", conn.getHostname),
         hypervisor=_call("read the hypervisor type", conn.getType),
         hypervisor_version=hv_version,
         libvirt_version=version_string(_call("read libvirt's version", conn.getLibVersion)),
         arch=info[0],
         cpus=info[2],
-        memory_total=info[1],
-        memory_free=_call("read the free memory", conn.getFreeMemory) // (1024 * 1024),
         pools=pools,
     )
+    facts.update(memory_facts(conn, info))
+    return facts
+
+
+def memory_facts(conn, info):
+    """Total, free and available (free + buffers + page cache) memory of the host in MiB.
+
+    The host-wide counters (``/proc/meminfo`` on Linux) come first: libvirt's node info and
+    free-memory calls sum the NUMA nodes' own counters, which some (virtual) machines report
+    far below the real figures.  Drivers without them fall back to those calls."""
+    try:
+        stats = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0)
+    except libvirt.libvirtError:
+        stats = {}
+    if stats.get("total") and "free" in stats:
+        free = stats["free"] // 1024
+        return dict(memory_total=stats["total"] // 1024, memory_free=free,
+                    memory_available=free + (stats.get("buffers", 0) + stats.get("cached", 0)) // 1024)
+    free = _call("read the free memory", conn.getFreeMemory) // (1024 * 1024)
+    return dict(memory_total=info[1], memory_free=free, memory_available=free)
 
 
 def gather(conn, names=None):

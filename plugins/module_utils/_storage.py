@@ -23,7 +23,7 @@ try:
 except ImportError:
     etree = None
 
-SECTOR = 512
+GRAIN = 1024  # libvirt creates qcow2 images in whole KiB (qemu-img create ...K)
 MIN_CAPACITY = 1 << 20   # 1 MiB: anything smaller is a mistake ("20" instead of "20G")
 MAX_CAPACITY = 1 << 50   # 1 PiB
 FORMATS = ("qcow2", "raw")
@@ -85,16 +85,17 @@ def parse_size(value, name="capacity"):
     return count
 
 
-def round_to_sector(count):
-    """Disk images hold whole 512-byte sectors; libvirt and qemu-img round up to one."""
-    return -(-count // SECTOR) * SECTOR
+def round_to_grain(count):
+    """Sizes round up to whole KiB, as libvirt does when it creates a qcow2 image, so that a
+    rerun with the same odd number of bytes finds the volume it made."""
+    return -(-count // GRAIN) * GRAIN
 
 
 def plan_volume(existing, capacity, fmt, allow_grow):
     """What to do for ``state=present``: 'create', 'keep' or 'grow', or an InvalidInput.
 
     ``existing`` is None or a dict with ``format`` and ``capacity`` (bytes); ``capacity``
-    is the wanted size in bytes (already rounded to a sector) or None (keep any size)."""
+    is the wanted size in bytes (already rounded to a KiB) or None (keep any size)."""
     if existing is None:
         if capacity is None:
             raise InvalidInput("capacity is required to create a volume")
@@ -238,7 +239,7 @@ class VolumeRequest(object):
             raise InvalidInput("pool_path %r is not an absolute path" % (pool_path,))
         self.pool = pool
         self.name = name
-        self.capacity = None if capacity is None else round_to_sector(parse_size(capacity))
+        self.capacity = None if capacity is None else round_to_grain(parse_size(capacity))
         self.format = fmt
         self.state = state
         self.allow_grow = allow_grow

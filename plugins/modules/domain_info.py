@@ -12,8 +12,8 @@ module: domain_info
 short_description: Guests and host capacity behind a libvirt connection, with JMESPath queries
 description:
   - Returns every domain (or the named ones) with its state, memory, vCPUs, boot mode, disks,
-    network interfaces and the install metadata of this collection, and the host itself:
-    hypervisor, versions, CPUs, memory and storage pools.
+    network interfaces and the install metadata of this collection, and the host itself
+    (hypervisor, versions, CPUs, memory and storage pools).
   - Configuration facts come from each domain's persistent (inactive) definition; RV(domains[].state)
     is the live state.
   - An optional JMESPath O(query) is evaluated over RV(domains) and RV(host), so a playbook can ask
@@ -21,7 +21,7 @@ description:
   - Read-only (it opens a read-only connection); never changes anything.
 version_added: 0.1.0
 author:
-  - unattended.virt contributors
+  - unattended.virt contributors (@unattended-virt)
 extends_documentation_fragment:
   - unattended.virt.connection
 options:
@@ -40,15 +40,11 @@ options:
 requirements:
   - jmespath (for O(query))
 notes:
+  - Supports check mode (it changes nothing in any mode).
   - One connection and one domain listing per call; a host with dozens of guests answers in
     well under a second.
 seealso:
   - module: unattended.virt.volume
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 """
 
 EXAMPLES = r"""
@@ -236,9 +232,15 @@ host:
       type: int
       sample: 32768
     memory_free:
-      description: Free memory of the host, in MiB.
+      description:
+        - Free memory of the host, in MiB (host-wide, like C(MemFree) of C(/proc/meminfo)).
       type: int
       sample: 20480
+    memory_available:
+      description:
+        - Free memory plus buffers and page cache, in MiB; roughly what new guests can get.
+      type: int
+      sample: 23040
     pools:
       description: Storage pools, sorted by name.
       type: list

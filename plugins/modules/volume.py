@@ -19,7 +19,7 @@ description:
   - Optionally creates a missing pool as a C(dir) pool (O(pool_path)), started and autostarted.
 version_added: 0.1.0
 author:
-  - unattended.virt contributors
+  - unattended.virt contributors (@unattended-virt)
 extends_documentation_fragment:
   - unattended.virt.connection
 options:
@@ -37,7 +37,7 @@ options:
     description:
       - Size of the volume, as a number of bytes or a string with a binary unit (V(K), V(M),
         V(G), V(T), V(P), also written V(GiB) and so on; V(1G) is 1024^3 bytes). Decimal units
-        such as V(GB) are refused as ambiguous. Rounded up to whole 512-byte sectors.
+        such as V(GB) are refused as ambiguous. Rounded up to whole KiB.
       - Required to create a volume. When the volume exists, leaving it out keeps any size.
       - Must be at least V(1M) and at most V(1P).
     type: str
@@ -79,11 +79,6 @@ notes:
   - Diff mode shows the volume's pool, name, path, format and capacity before and after.
 seealso:
   - module: unattended.virt.domain_info
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 """
 
 EXAMPLES = r"""

@@ -64,9 +64,10 @@ def test_human_size(count, text):
     assert _storage.human_size(count) == text
 
 
-@pytest.mark.parametrize("count, rounded", [(M, M), (M + 1, M + 512), (M + 511, M + 512), (M + 512, M + 512)])
-def test_capacity_rounds_up_to_sectors(count, rounded):
-    assert _storage.round_to_sector(count) == rounded
+@pytest.mark.parametrize("count, rounded", [(M, M), (M + 1, M + 1024), (M + 1023, M + 1024), (M + 1024, M + 1024)])
+def test_capacity_rounds_up_to_kib(count, rounded):
+    assert _storage.round_to_grain(count) == rounded
+    assert _storage.VolumeRequest("p", "v", capacity=count).capacity == rounded
 
 
 QCOW_2G = dict(format="qcow2", capacity=2 * G)
