@@ -1,5 +1,5 @@
 # The two commands README.md starts with, and the pieces of the test command.
-.PHONY: demo demo-clean test sanity unit integration setup
+.PHONY: demo demo-clean test sanity unit integration setup docs
 
 demo:
 	@bash scripts/demo.sh
@@ -21,3 +21,6 @@ integration:
 
 setup:
 	@bash scripts/setup.sh
+
+docs:
+	@bash scripts/docs.sh
