@@ -33,8 +33,6 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import Fet
 try:
     from urllib.parse import quote, unquote, urlsplit
     from urllib.error import HTTPError, URLError
-    import urllib.request as urllib_request
-    import http.client as http_client
 except ImportError:  # pragma: no cover - Python 2 is not supported
     pass
 
@@ -202,7 +200,7 @@ def _http_validators(resp):
 
 
 class FtpSource(Source):
-    """FTP through urllib (passive mode).  A response is always read to its end before it
+    """FTP through ansible's open_url (urllib's FTP handler, passive mode).  A response is always read to its end before it
     is closed: closing an FTP data connection early makes urllib wait for its timeout."""
 
     scheme = "ftp"
@@ -226,7 +224,7 @@ class FtpSource(Source):
     def _open(self, relpath):
         url = self.url(relpath)
         try:
-            return urllib_request.urlopen(url, timeout=self.timeout)
+            return open_url(url, timeout=self.timeout, http_agent="unattended.virt")
         except URLError as err:
             if re.search(r"\b55[0-9]\b", str(err.reason)):
                 return None

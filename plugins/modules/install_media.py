@@ -65,7 +65,7 @@ options:
     description:
       - Use this kernel instead of the detected one. A path relative to the tree, or a URL.
       - With both O(kernel) and O(initrd) given, the tree is not inspected at all (layout
-        V(override), no O(install_args)).
+        V(override), no RV(install_args)).
     type: str
   initrd:
     description:
@@ -104,15 +104,17 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the tree's small metadata files to say what would be fetched; downloads no payload and writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 requirements:
   - pycdlib (for ISO images)
   - nfs-cat from libnfs-utils (for nfs:// locations)
 author:
-  - unattended.virt contributors
+  - unattended.virt contributors (@unattended-virt)
 """
 
 EXAMPLES = r"""
@@ -250,8 +252,8 @@ def run(module):
             tree = dict(family=None, version=None, arch=arch, variant=None, layout="override")
             args = []
         else:
-            tree = dict((k, found.get(k)) for k in ("family", "version", "arch", "variant", "layout", "name",
-                                                     "images", "codename", "treeinfo_format"))
+            keys = ("family", "version", "arch", "variant", "layout", "name", "images", "codename", "treeinfo_format")
+            tree = dict((k, found.get(k)) for k in keys)
             if iso:
                 tree["volume_id"] = source.volume_id
             args = _tree.install_args(found["installer"], location,

@@ -186,14 +186,14 @@ def odd_trees(tmp_path_factory):
 
 @pytest.mark.parametrize("tree,message", [("escape-rel", "escapes the tree"), ("escape-abs", "is absolute")])
 def test_treeinfo_paths_escaping_the_tree_are_refused(odd_trees, cache, tree, message):
-    server, _root = odd_trees
+    server = odd_trees[0]
     result = media({"location": server.url + tree + "/", "cache_dir": cache})
     assert result.get("failed") and message in result["msg"] and "kernel path in .treeinfo" in result["msg"], result
     assert not os.path.exists(cache)
 
 
 def test_tree_without_checksums_uses_validators(odd_trees, cache):
-    server, _root = odd_trees
+    server = odd_trees[0]
     args = {"location": server.url + "nosums/", "cache_dir": cache}
     first = media(args)
     assert first["changed"] and first["checksums"]["kernel"]["verified_by"] == "none"
@@ -206,7 +206,7 @@ def test_tree_without_checksums_uses_validators(odd_trees, cache):
 
 
 def test_not_an_iso(odd_trees, cache):
-    _server, root = odd_trees
+    root = odd_trees[1]
     result = media({"location": os.path.join(root, "not-an.iso"), "cache_dir": cache})
     assert result.get("failed") and "is not an ISO 9660 image" in result["msg"], result
     assert not os.path.exists(cache)
@@ -224,7 +224,7 @@ def test_local_iso_then_hit(cache):
 
 
 def test_iso_by_url(odd_trees, cache):
-    server, _root = odd_trees
+    server = odd_trees[0]
     args = {"location": server.url + "fedora.iso", "cache_dir": cache, "virt_type": "pv"}
     checked = media(args, check=True)
     assert checked["changed"] and checked["fetched"] == [server.url + "fedora.iso"] and not os.path.exists(cache)
@@ -269,7 +269,7 @@ def test_overrides_with_user_checksums(http, cache):
 def test_two_runs_at_once_fetch_once(http, cache):
     args = {"location": http.url + DEBIAN, "cache_dir": cache}
     results = []
-    threads = [threading.Thread(target=lambda: results.append(media(args))) for _ in range(3)]
+    threads = [threading.Thread(target=lambda: results.append(media(args))) for dummy in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
