@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import time
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
@@ -289,7 +290,11 @@ def ensure_volume(conn, req, check_mode=False):
             result.update(after, changed=True, actions=actions, before={}, after=_summary(after))
             del result["name"]
             return result
-        _call("start storage pool %s" % req.pool, pool.create, 0)
+        try:
+            pool.create(0)
+        except libvirt.libvirtError as err:
+            if not _becomes_active(pool):  # else: a parallel run started it meanwhile
+                raise LibvirtFailure("cannot start storage pool %s: %s" % (req.pool, err.get_error_message()))
 
     vol = None
     if pool is not None and pool.isActive():
@@ -364,20 +369,41 @@ def _ensure_absent(conn, req, pool, result, check_mode):
 
 
 def _create_dir_pool(conn, name, path):
-    pool = _call("define storage pool %s" % name, conn.storagePoolDefineXML, dir_pool_xml(name, path), 0)
+    """Define, build, start and autostart a dir pool.  Guests are installed in parallel, so
+    another run may do the same at the same moment: libvirt accepts the same definition
+    twice, and a pool that another run started meanwhile is fine."""
     try:
-        _call("build storage pool %s (create %s)" % (name, path), pool.build, 0)
-        _call("start storage pool %s" % name, pool.create, 0)
-        _call("autostart storage pool %s" % name, pool.setAutostart, 1)
-    except LibvirtFailure:
-        try:  # leave nothing half made behind
-            if pool.isActive():
-                pool.destroy()
-            pool.undefine()
-        except libvirt.libvirtError:
-            pass
-        raise
+        pool = conn.storagePoolDefineXML(dir_pool_xml(name, path), 0)
+    except libvirt.libvirtError as err:
+        pool = _lookup_pool(conn, name)
+        if pool is None:
+            raise LibvirtFailure("cannot define storage pool %s: %s" % (name, err.get_error_message()))
+    for what, step in (("build storage pool %s (create %s)" % (name, path), pool.build),
+                       ("start storage pool %s" % name, pool.create)):
+        if pool.isActive():
+            break
+        try:
+            step(0)
+        except libvirt.libvirtError as err:
+            if _becomes_active(pool):  # started by a parallel run
+                break
+            try:  # leave nothing half made behind
+                pool.undefine()
+            except libvirt.libvirtError:
+                pass
+            raise LibvirtFailure("cannot %s: %s" % (what, err.get_error_message()))
+    _call("autostart storage pool %s" % name, pool.setAutostart, 1)
     return pool
+
+
+def _becomes_active(pool, timeout=5.0):
+    """Whether ``pool`` runs now or within ``timeout`` s (a parallel run may be starting it)."""
+    deadline = time.monotonic() + timeout
+    while not pool.isActive():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _call(what, func, *args):

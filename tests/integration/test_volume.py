@@ -4,6 +4,7 @@ while a defined domain uses the volume, then forced."""
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from lxml import etree
@@ -170,3 +171,24 @@ def test_file_left_behind_libvirts_back_is_seen(prefix, pool):
         handle.truncate(4 * M)
     out = run(dict(uri=uvtest.URI, pool=pool_name, name=name, capacity="4M", format="raw"))
     assert out["_rc"] == 0 and not out["changed"] and out["capacity"] == 4 * M, out
+
+
+def test_parallel_runs_share_a_new_pool(libvirt_conn, prefix, workdir):
+    """Guests are installed in parallel: six runs for six disks in a pool none of them
+    finds all succeed, and the pool is made once."""
+    name = prefix + "par-pool"
+    path = os.path.join(workdir, "par-pool")
+    args = [dict(uri=uvtest.URI, pool=name, pool_path=path, name="%spar-%d.qcow2" % (prefix, i), capacity="16M")
+            for i in range(6)]
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(run, args))
+        assert [(r["_rc"], r["changed"]) for r in results] == [(0, True)] * 6, [r.get("msg") for r in results]
+        assert sorted(os.listdir(path)) == sorted(a["name"] for a in args)
+        assert sum(p.name() == name for p in libvirt_conn.listAllStoragePools()) == 1
+    finally:
+        p = libvirt_conn.storagePoolLookupByName(name)
+        for vol in p.listAllVolumes():
+            vol.delete()
+        p.destroy()
+        p.undefine()
