@@ -191,6 +191,9 @@ def module_env():
     env["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
     env.setdefault("ANSIBLE_HOST_KEY_CHECKING", "False")
     env["ANSIBLE_NOCOLOR"] = "1"
+    # Managed "hosts" in the tests are this machine: their modules need the test venv's
+    # libvirt-python and lxml, not whatever python3 interpreter discovery would find.
+    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
     return env
 
 
