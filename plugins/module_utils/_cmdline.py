@@ -62,7 +62,3 @@ def check_path(what, path):
         raise InvalidInput("%s must be an absolute path, not %r" % (what, path))
     return path
 
-
-def args(cmdline):
-    """The kernel arguments of ``cmdline`` as a list (split on blanks, as the kernel does)."""
-    return (cmdline or "").split()

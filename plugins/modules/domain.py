@@ -27,7 +27,7 @@ description:
     says that the running guest still uses the old one.
 version_added: 0.1.0
 author:
-  - unattended.virt contributors
+  - unattended.virt contributors (@unattended-virt)
 extends_documentation_fragment:
   - unattended.virt.connection
 options:
@@ -222,8 +222,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the same C(changed) as a real run and defines, starts or stops nothing.
   diff_mode:
     support: full
+    description: Shows the persistent domain XML before and after, passwords masked.
 notes:
   - Generated XML is defined with C(VIR_DOMAIN_DEFINE_VALIDATE), so libvirt checks it against its
     schema instead of silently dropping what it does not know.

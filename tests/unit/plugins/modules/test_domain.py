@@ -12,8 +12,8 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import (
 
 XEN_HVM = dict(hypervisor="xen", virt_type="hvm", arch="x86_64", loader="/usr/lib/xen/boot/hvmloader",
                emulator="/usr/lib/xen/bin/qemu-system-i386")
-INSTALL = dict(memory=512, vcpus=1, boot=dict(kernel="/boot/vmlinuz", initrd="/boot/initrd.img",
-                                               cmdline="inst.ks=file:/ks.cfg console=ttyS0"),
+BOOT = dict(kernel="/boot/vmlinuz", initrd="/boot/initrd.img", cmdline="inst.ks=file:/ks.cfg console=ttyS0")
+INSTALL = dict(memory=512, vcpus=1, boot=BOOT,
                disks=[dict(path="/var/lib/uv/g.img")], interfaces=[dict(bridge="xenbr0")],
                console_log="/var/log/uv/g.log", on_reboot="destroy", metadata=dict(phase="installing"))
 
