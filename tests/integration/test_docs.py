@@ -1,0 +1,212 @@
+"""The documentation works: every playbook in docs/ (files, and the playbooks embedded in the
+guides as captioned YAML blocks) and in playbooks/ passes `ansible-playbook --syntax-check`;
+the quickstart's console commands run exactly as written; `ansible-doc` renders every module
+and role."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import uvtest
+
+pytestmark = pytest.mark.integration
+
+BIN = os.path.dirname(sys.executable)
+RST = os.path.join(uvtest.REPO, "docs", "docsite", "rst")
+QUICKSTART = os.path.join(RST, "quickstart.rst")
+
+
+def code_blocks(path):
+    """(language, caption, text) of every `.. code-block::` in an RST file."""
+    with open(path) as handle:
+        lines = handle.read().split("\n")
+    blocks = []
+    i = 0
+    while i < len(lines):
+        match = re.match(r"^(\s*)\.\. code-block::\s*(\S+)\s*$", lines[i])
+        if not match:
+            i += 1
+            continue
+        indent, language = len(match.group(1)), match.group(2)
+        caption = None
+        i += 1
+        while i < len(lines) and re.match(r"^\s+:\w[\w-]*:", lines[i]):
+            option = re.match(r"^\s+:caption:\s*(.+)$", lines[i])
+            if option:
+                caption = option.group(1).strip()
+            i += 1
+        body = []
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+            body.append(lines[i])
+            i += 1
+        while body and not body[-1].strip():
+            body.pop()
+        while body and not body[0].strip():
+            body.pop(0)
+        width = min(len(b) - len(b.lstrip()) for b in body if b.strip())
+        blocks.append((language, caption, "\n".join(b[width:] for b in body) + "\n"))
+    return blocks
+
+
+def is_playbook(text):
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, list) and data != [] and all(
+        isinstance(play, dict) and ("hosts" in play or "import_playbook" in play) for play in data)
+
+
+def embedded_playbooks():
+    found = []
+    for path in sorted(glob.glob(os.path.join(RST, "*.rst"))):
+        for language, caption, text in code_blocks(path):
+            if language.startswith("yaml") and is_playbook(text):
+                found.append(("%s:%s" % (os.path.basename(path), caption or "block"), text))
+    return found
+
+
+def playbook_files():
+    found = []
+    for pattern in ("docs/**/*.yml", "docs/**/*.yaml", "playbooks/*.yml", "playbooks/*.yaml"):
+        for path in sorted(glob.glob(os.path.join(uvtest.REPO, pattern), recursive=True)):
+            with open(path) as handle:
+                text = handle.read()
+            if is_playbook(text):
+                found.append((os.path.relpath(path, uvtest.REPO), text))
+    return found
+
+
+ALL_PLAYBOOKS = embedded_playbooks() + playbook_files()
+
+
+def test_the_guides_hold_playbooks():
+    """Each how-to guide carries a complete playbook (the collection of cases is not empty)."""
+    names = [name.split(":")[0] for name, _ in ALL_PLAYBOOKS]
+    for guide in ("howto_network_tree.rst", "howto_iso.rst", "howto_pxe.rst", "fleet.rst", "quickstart.rst"):
+        assert guide in names, "no playbook found in %s" % guide
+
+
+def missing_content(output):
+    """Why a syntax check failed for content that has not landed yet, or None."""
+    match = re.search(r"couldn't resolve module/action '([\w.]+)'", output)
+    if match and match.group(1).startswith("unattended.virt."):
+        name = match.group(1).split(".")[-1]
+        if not os.path.exists(os.path.join(uvtest.REPO, "plugins", "modules", name + ".py")):
+            return "module %s does not exist yet" % match.group(1)
+    match = re.search(r"the role '([\w.]+)' was not found", output)
+    if match and match.group(1).startswith("unattended.virt."):
+        name = match.group(1).split(".")[-1]
+        if not os.path.isdir(os.path.join(uvtest.REPO, "roles", name)):
+            return "role %s does not exist yet" % match.group(1)
+    return None
+
+
+@pytest.mark.parametrize("name,text", ALL_PLAYBOOKS, ids=[name for name, _ in ALL_PLAYBOOKS])
+def test_playbook_syntax(name, text, tmp_path):
+    path = tmp_path / (re.sub(r"[^\w.-]", "_", name) + ".yml")
+    path.write_text(text)
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i", "localhost,", str(path)],
+                          env=uvtest.module_env(), cwd=str(tmp_path), capture_output=True, text=True,
+                          timeout=300, check=False)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        reason = missing_content(output)
+        if reason:
+            pytest.skip("%s: %s" % (name, reason))
+    assert proc.returncode == 0, output
+
+
+# --------------------------------------------------------------------------- ansible-doc
+MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(uvtest.REPO, "plugins", "modules", "*.py"))
+                 if not os.path.basename(p).startswith("_"))
+ROLES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(uvtest.REPO, "roles", "*"))
+               if os.path.isdir(p) and not os.path.basename(p).startswith("_"))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ansible_doc_renders_module(module):
+    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "unattended.virt." + module], env=uvtest.module_env(),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "ERROR" not in proc.stderr and "WARNING" not in proc.stderr, proc.stderr
+    for section in ("OPTIONS", "EXAMPLES:", "RETURN VALUES:"):
+        assert section in proc.stdout, "ansible-doc of %s has no %s" % (module, section)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ansible_doc_renders_role(role):
+    assert os.path.exists(os.path.join(uvtest.REPO, "roles", role, "meta", "argument_specs.yml")), \
+        "role %s has no meta/argument_specs.yml" % role
+    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "role", "unattended.virt." + role],
+                          env=uvtest.module_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"ENTRY POINT: \W*main\b", proc.stdout), proc.stdout
+
+
+# --------------------------------------------------------------------------- quickstart
+def quickstart_steps():
+    """The quickstart in order: ('file', name, text) for captioned YAML blocks and
+    ('run', command) for every `$ ` line of its console blocks."""
+    steps = []
+    for language, caption, text in code_blocks(QUICKSTART):
+        if language == "yaml" and caption:
+            steps.append(("file", caption, text))
+        elif language == "console":
+            for line in text.splitlines():
+                if line.startswith("$ "):
+                    steps.append(("run", line[2:]))
+    return steps
+
+
+def test_quickstart_commands_run_as_written(tmp_path):
+    """A fresh HOME, a copy of the source tree as the working directory, no collections path
+    but Ansible's default: every command of the quickstart, exactly as written, succeeds."""
+    steps = quickstart_steps()
+    assert [s for s in steps if s[0] == "run"], "the quickstart has no console commands"
+    home = tmp_path / "home"
+    home.mkdir()
+    checkout = tmp_path / "virt"
+    subprocess.run(["rsync", "-a", "--exclude=.git", "--exclude=.ansible", "--exclude=tests/output",
+                    "--filter=:- .gitignore", uvtest.REPO + "/", str(checkout) + "/"], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "PYTHONPATH"}
+    env.update(HOME=str(home), PATH=BIN + os.pathsep + env.get("PATH", ""), ANSIBLE_NOCOLOR="1",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    transcript = []
+    for step in steps:
+        if step[0] == "file":
+            (checkout / step[1]).write_text(step[2])
+            continue
+        proc = subprocess.run(["bash", "-c", step[1]], cwd=str(checkout), env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+        transcript.append("$ %s\n%s%s" % (step[1], proc.stdout, proc.stderr))
+        assert proc.returncode == 0, "quickstart command failed:\n" + "\n".join(transcript)
+    # The collection the quickstart installed is the one its commands used.
+    assert (home / ".ansible" / "collections" / "ansible_collections" / "unattended" / "virt" / "MANIFEST.json").exists()
+    last = transcript[-1]
+    assert "guests: [" in last and "failed=0" in last, last
+
+
+def test_quickstart_names_the_current_version():
+    with open(os.path.join(uvtest.REPO, "galaxy.yml")) as handle:
+        version = yaml.safe_load(handle)["version"]
+    with open(QUICKSTART) as handle:
+        text = handle.read()
+    assert "unattended-virt-%s.tar.gz" % version in text
+
+
+def test_docs_site_builds_offline():
+    """`make docs` (scripts/docs.sh) builds the site; slow-ish (~30 s), so only when asked."""
+    if os.environ.get("UV_TEST_DOCS_BUILD") != "1":
+        pytest.skip("set UV_TEST_DOCS_BUILD=1 to build the docs site here (make docs does it directly)")
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    proc = subprocess.run(["bash", os.path.join(uvtest.REPO, "scripts", "docs.sh")], capture_output=True, text=True,
+                          timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert os.path.exists(os.path.join(uvtest.WORK, "docs-build", "build", "html", "docsite", "quickstart.html"))
