@@ -193,8 +193,7 @@ class Archive:
         for entry in self.entries:
             ino += 1
             yield _member(ino, stat.S_IFREG | entry.mode, 1, entry.size, entry.name)
-            for chunk in entry.chunks():
-                yield chunk
+            yield from entry.chunks()
             if pad4(entry.size):
                 yield b"\0" * pad4(entry.size)
         yield _member(0, 0, 1, 0, TRAILER)
@@ -219,8 +218,7 @@ def _stream(base, base_size, archive):
         yield chunk
     if pad4(base_size):
         yield b"\0" * pad4(base_size)
-    for chunk in archive.chunks():
-        yield chunk
+    yield from archive.chunks()
 
 
 def write(base_path, archive, out):

@@ -16,7 +16,7 @@ description:
     uncompressed newc cpio archive holding O(files). The Linux kernel unpacks
     concatenated archives into its initramfs, so the installer finds the files at their
     paths (anaconda with C(inst.ks=file:/ks.cfg), d-i reads C(/preseed.cfg)).
-  - Works with compressed (gzip, xz, zstd, ...) and uncompressed initrds alike: the
+  - Works with compressed (gzip, xz, zstd, ...) and uncompressed initrds alike; the
     original bytes are kept as they are.
   - Idempotent by content. When O(dest) already holds exactly the bytes that would be
     written, nothing is rewritten and the task reports no change.
@@ -25,7 +25,7 @@ description:
   - Runs on the host that holds the initrd (the hypervisor).
 version_added: 0.1.0
 author:
-  - unattended.virt contributors
+  - unattended.virt contributors (@unattended-virt)
 options:
   src:
     description:
@@ -218,8 +218,10 @@ def run(module):
         after = "size: %d\nappended: %s\n" % (size, ", ".join("/" + e.name for e in archive.entries))
         if sha256_unchanged:
             before = after
+        elif existed:
+            before = "size: %s\n" % before_size
         else:
-            before = "" if not existed else "size: %d\n" % before_size
+            before = ""
         result["diff"] = dict(before_header=dest, after_header=dest, before=before, after=after)
     return result
 

@@ -1,0 +1,72 @@
+"""The role's filters: pykickstart validation per version, preseed line checks, and
+SHA-512 crypt hashes that verify and are stable across runs."""
+import pytest
+from ansible.errors import AnsibleFilterError
+from passlib.hash import sha512_crypt as reference
+
+from ansible_collections.unattended.virt.plugins.filter import kickstart as ks
+
+GOOD = "rootpw --lock\nnetwork --bootproto=dhcp --hostname=a.example.test\nautopart\npoweroff\n%post\necho hi\n%end\n"
+
+
+@pytest.mark.parametrize("version", ["F40", "F38", "RHEL8", "RHEL9", "RHEL10"])
+def test_good_kickstart_passes(version):
+    assert ks.kickstart_errors(GOOD, version) == []
+
+
+@pytest.mark.parametrize("text, version, message", [
+    ("network --nope\n", "F40", "line 1"),
+    ("rootpw --lock\n%post\necho unterminated\n", "F40", "does not end with %end"),
+    ("install\n", "F40", "install has been removed"),
+    ("part / --size=abc\n", "RHEL9", "line 1"),
+    ("autopart\npart / --size=100\n", "F40", "autopart"),
+    ("%packages --bogus\n@core\n%end\n", "F40", "bogus"),
+    ("%nosuchsection\n%end\n", "F40", "nosuchsection"),
+    (GOOD, "F99", "unknown kickstart version"),
+])
+def test_broken_kickstart_reported(text, version, message):
+    errors = ks.kickstart_errors(text, version)
+    assert len(errors) == 1 and message.lower() in errors[0].lower(), errors
+
+
+def test_include_is_not_followed_on_the_controller(tmp_path):
+    secret = tmp_path / "controller-file"
+    secret.write_text("this is not kickstart\n")
+    assert ks.kickstart_errors("%%include %s\n%%include /tmp/made-by-pre.ks\n" % secret, "F40") == []
+
+
+@pytest.mark.parametrize("text, errors", [
+    ("d-i a/b string c\n# comment\n\nd-i x/y boolean true\n", 0),
+    ("d-i preseed/late_command string echo a; \\\n  echo b\n", 0),
+    ("d-i a/b string\n", 0),
+    ("d-i a/b strng c\n", 1),
+    ("d-i a/b boolean yes\n", 1),
+    ("just words\n", 1),
+    ("d-i ab string c\n", 1),
+])
+def test_preseed_errors(text, errors):
+    assert len(ks.preseed_errors(text)) == errors
+
+
+def test_sha512_crypt_verifies_and_is_stable():
+    first = ks.sha512_crypt("pw-1", "host|/dest|root", 5000)
+    assert first.startswith("$6$") and reference.verify("pw-1", first)
+    assert ks.sha512_crypt("pw-1", "host|/dest|root", 5000) == first
+    assert ks.sha512_crypt("pw-1", "other|/dest|root", 5000) != first
+    # the salt depends on the seed only, never on the password
+    assert ks.sha512_crypt("pw-2", "host|/dest|root", 5000).split("$")[2] == first.split("$")[2]
+    assert reference.verify("pw-1", ks.sha512_crypt("pw-1", "s"))   # default rounds
+    with pytest.raises(AnsibleFilterError):
+        ks.sha512_crypt("", "s")
+
+
+def test_crypt_users():
+    users = ks.crypt_users([{"name": "ann", "password": "pw-a", "groups": ["wheel"], "ssh_keys": ["ssh-ed25519 AAAA a@b"]},
+                            {"name": "bob", "password_hash": "$6$x$y"}, {"name": "root"}], "seed", 5000)
+    assert [u["name"] for u in users] == ["ann", "bob", "root"]
+    assert reference.verify("pw-a", users[0]["password_hash"]) and "password" not in users[0]
+    assert users[1]["password_hash"] == "$6$x$y" and users[2]["password_hash"] == ""
+    for bad in ([{"name": "Ann"}], [{"name": "a", "password": "p", "password_hash": "h"}],
+                [{"name": "a", "ssh_keys": ['ssh-rsa "quoted"']}], [{"name": "a", "groups": ["bad group"]}], [{}]):
+        with pytest.raises(AnsibleFilterError):
+            ks.crypt_users(bad, "seed", 5000)

@@ -1,0 +1,233 @@
+"""The kickstart role through ansible-playbook on localhost: several variable sets
+rendered, written 0600 and checked independently (pykickstart, passlib, the stand-in's
+own parsing rules), a rerun that changes nothing, broken kickstarts that fail the play
+before anything is written, and no plain password anywhere in the output."""
+import hashlib
+import json
+import os
+import re
+import stat
+
+import pytest
+import yaml
+from passlib.hash import sha512_crypt
+from pykickstart.constants import KS_REBOOT, KS_SHUTDOWN
+from pykickstart.parser import KickstartParser
+from pykickstart.version import makeVersion
+
+import uvtest
+
+ROOT_PW = "Root-Plain-Pw-4711"
+USER_PW = "User-Plain-Pw-0815"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxL5c6nRVl2sXiTQ9wK1Ck2v9ZsGz6wqvQm7H0x1y2z admin@example"
+
+PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  connection: local
+  roles:
+    - role: unattended.virt.kickstart
+  post_tasks:
+    - name: Keep the result for the test
+      ansible.builtin.copy:
+        content: "{{ kickstart_result | to_json }}"
+        dest: "%s"
+        mode: "0600"
+"""
+
+
+def render(tmp_path, variables, *args):
+    """Run the role with ``variables``; return (process, result dict or None, dest text or None)."""
+    result_file = tmp_path / "result.json"
+    if result_file.exists():
+        result_file.unlink()
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK % result_file)
+    var_file = tmp_path / "vars.yml"
+    var_file.write_text(yaml.safe_dump(variables))
+    proc = uvtest.run_playbook(str(playbook), "-e", "@%s" % var_file, "-v", *args,
+                               env={"ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False"})
+    result = json.loads(result_file.read_text()) if result_file.exists() else None
+    dest = variables.get("kickstart_dest")
+    text = open(dest).read() if dest and os.path.exists(dest) else None
+    return proc, result, text
+
+
+def pykickstart_handler(text, version):
+    handler = makeVersion(version)
+    KickstartParser(handler, followIncludes=False).readKickstartFromString(text)
+    return handler
+
+
+def assert_no_secret(proc):
+    for secret in (ROOT_PW, USER_PW):
+        assert secret not in proc.stdout and secret not in proc.stderr
+
+
+def test_kickstart_dhcp_autopart_users_post_and_token(tmp_path):
+    dest = tmp_path / "guest.ks"
+    variables = dict(
+        kickstart_dest=str(dest), kickstart_version="F40", kickstart_hostname="web1.example.test",
+        kickstart_root_password=ROOT_PW, kickstart_password_rounds=5000,
+        kickstart_users=[dict(name="admin", password=USER_PW, groups=["wheel"], ssh_keys=[KEY])],
+        kickstart_packages=["@core", "vim-enhanced"], kickstart_post="echo post-ran > /root/post\n",
+        kickstart_success_token="run-42", kickstart_timezone="Europe/Berlin", kickstart_keyboard="de",
+    )
+    proc, result, text = render(tmp_path, variables, "--diff")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_no_secret(proc)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert result == {"path": str(dest), "format": "kickstart", "initrd_path": "/ks.cfg",
+                      "kernel_args": ["inst.ks=file:/ks.cfg"],
+                      "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}
+    handler = pykickstart_handler(text, "F40")
+    assert handler.network.network[0].hostname == "web1.example.test"
+    assert handler.network.network[0].bootProto == "dhcp"
+    assert handler.rootpw.isCrypted and sha512_crypt.verify(ROOT_PW, handler.rootpw.password)
+    admin = handler.user.userList[0]
+    assert admin.name == "admin" and admin.groups == ["wheel"] and sha512_crypt.verify(USER_PW, admin.password)
+    assert handler.sshkey.sshUserList[0].key == KEY
+    assert handler.autopart.autopart and handler.reboot.action == KS_SHUTDOWN
+    assert handler.timezone.timezone == "Europe/Berlin" and handler.keyboard.vc_keymap == "de"
+    assert "vim-enhanced" in handler.packages.packageList
+    assert ROOT_PW not in text and USER_PW not in text
+    # what the stand-in installer (and anaconda) read: hostname, end action, the token last
+    assert re.search(r"^network .*--hostname=web1\.example\.test", text, re.M)
+    assert re.search(r"^poweroff$", text, re.M)
+    posts = handler.scripts
+    assert "echo post-ran > /root/post" in posts[-2].script
+    assert 'echo "UNATTENDED-VIRT-INSTALLED run-42" > /dev/ttyS0' in posts[-1].script
+    assert "/dev/console" in posts[-1].script
+
+    # a rerun: same salt, same bytes, nothing changed
+    again, result2, text2 = render(tmp_path, variables)
+    assert again.returncode == 0, again.stdout
+    assert re.search(r"Write the answer file, mode 0600\] \**\nok: ", again.stdout), again.stdout
+    assert text2 == text and result2 == result
+
+
+def test_kickstart_static_simple_layout_rhel9_reboot(tmp_path):
+    dest = tmp_path / "db.ks"
+    variables = dict(
+        kickstart_dest=str(dest), kickstart_version="RHEL9", kickstart_hostname="db.example.test",
+        kickstart_root_password_hash="$6$presalt$8yQ1.hashgivenbytheuser",
+        kickstart_network=dict(address="192.0.2.20", netmask="255.255.255.0", gateway="192.0.2.1",
+                               nameservers=["192.0.2.53", "192.0.2.54"], device="eth0"),
+        kickstart_disk=dict(layout="simple", device="vda", fstype="ext4", swap_mib=512),
+        kickstart_end_action="reboot", kickstart_extra="selinux --permissive\nfirewall --enabled --service=ssh\n",
+    )
+    proc, result, text = render(tmp_path, variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    handler = pykickstart_handler(text, "RHEL9")
+    net = handler.network.network[0]
+    assert (net.bootProto, net.ip, net.netmask, net.gateway, net.nameserver, net.device) == (
+        "static", "192.0.2.20", "255.255.255.0", "192.0.2.1", "192.0.2.53,192.0.2.54", "eth0")
+    assert handler.rootpw.password == "$6$presalt$8yQ1.hashgivenbytheuser"
+    assert handler.ignoredisk.onlyuse == ["vda"]
+    assert sorted(p.mountpoint for p in handler.partition.partitions) == ["/", "/boot", "swap"]
+    assert {p.fstype for p in handler.partition.partitions if p.mountpoint != "swap"} == {"ext4"}
+    assert handler.reboot.action == KS_REBOOT and not re.search(r"^poweroff", text, re.M)
+    assert handler.selinux.selinux is not None
+    assert "UNATTENDED-VIRT-INSTALLED" not in text       # no token asked for
+    assert "%include" not in text and "%pre" not in text   # the disk is named
+    assert result["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_preseed_same_variables(tmp_path):
+    dest = tmp_path / "preseed.cfg"
+    variables = dict(
+        kickstart_format="preseed", kickstart_dest=str(dest), kickstart_hostname="deb1.example.test",
+        kickstart_root_password=ROOT_PW, kickstart_password_rounds=5000,
+        kickstart_users=[dict(name="admin", password=USER_PW, groups=["sudo"], ssh_keys=[KEY]),
+                         dict(name="root", ssh_keys=[KEY])],
+        kickstart_packages=["@core", "curl"], kickstart_post="touch /target/etc/it's-done\necho two\n",
+        kickstart_success_token="deb-7", kickstart_timezone="Europe/Paris",
+    )
+    proc, result, text = render(tmp_path, variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_no_secret(proc)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert result["kernel_args"] == ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]
+    assert result["initrd_path"] == "/preseed.cfg" and result["format"] == "preseed"
+    selections = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            owner, question, kind, value = (line.split(None, 3) + [""])[:4]
+            selections[question] = (kind, value)
+    assert selections["netcfg/hostname"] == ("string", "deb1.example.test")
+    assert selections["time/zone"] == ("string", "Europe/Paris")
+    assert selections["debian-installer/exit/poweroff"] == ("boolean", "true")
+    assert sha512_crypt.verify(ROOT_PW, selections["passwd/root-password-crypted"][1])
+    assert sha512_crypt.verify(USER_PW, selections["passwd/user-password-crypted"][1])
+    assert selections["pkgsel/include"] == ("string", "curl")
+    assert "ssh-server" in selections["tasksel/first"][1]
+    late = selections["preseed/late_command"][1]
+    assert late.endswith('echo "UNATTENDED-VIRT-INSTALLED deb-7" > /dev/ttyS0; '
+                         'if [ -e /dev/console ]; then echo "UNATTENDED-VIRT-INSTALLED deb-7" > /dev/console; fi')
+    assert "/target/root/.ssh/authorized_keys" in late and "/target/home/admin/.ssh/authorized_keys" in late
+    # the stand-in installer's own rule for the hostname finds the full name
+    stand_in = re.compile(r"^d-i[ \t]*netcfg/(get_)?hostname[ \t]*string[ \t]*([^ \t]*)")
+    assert [m.group(2) for m in map(stand_in.match, text.splitlines()) if m][0] == "deb1.example.test"
+
+
+def test_post_script_of_preseed_runs_as_written(tmp_path):
+    """late_command is one line: the role's quoting must give back the user's script."""
+    dest = tmp_path / "preseed.cfg"
+    script = "echo \"a 'quoted' $HOME\" > %s/out\nprintf '%%s\\n' x >> %s/out\n" % (tmp_path, tmp_path)
+    proc, _result, text = render(tmp_path, dict(kickstart_format="preseed", kickstart_dest=str(dest),
+                                                kickstart_post=script))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    late = [line for line in text.splitlines() if line.startswith("d-i preseed/late_command string ")][0]
+    import subprocess
+    subprocess.run(["sh", "-c", late.split(" string ", 1)[1]], check=True, env={"HOME": "/h", "PATH": os.environ["PATH"]})
+    assert (tmp_path / "out").read_text() == "a 'quoted' /h\nx\n"
+
+
+@pytest.mark.parametrize("variables, message", [
+    (dict(kickstart_extra="bogus-command --now\n"), "line"),
+    (dict(kickstart_extra="network --bootproto=dhcp --no-such-option\n"), "no-such-option"),
+    (dict(kickstart_version="F99"), "unknown kickstart version 'F99'"),
+    (dict(kickstart_extra="install\n"), "install has been removed"),
+])
+def test_broken_kickstart_fails_before_writing(tmp_path, variables, message):
+    dest = tmp_path / "bad.ks"
+    variables = dict(variables, kickstart_dest=str(dest), kickstart_root_password=ROOT_PW, kickstart_password_rounds=5000)
+    proc, result, text = render(tmp_path, variables)
+    assert proc.returncode != 0
+    assert "is not valid" in proc.stdout and message in proc.stdout, proc.stdout
+    assert result is None and text is None and not dest.exists()
+    assert_no_secret(proc)
+
+
+def test_user_template_is_validated_too(tmp_path):
+    good = tmp_path / "mine.ks.j2"
+    good.write_text("rootpw --iscrypted {{ kickstart__root_hash }}\nnetwork --bootproto=dhcp "
+                    "--hostname={{ kickstart_hostname }}\nautopart\n{{ kickstart_end_action }}\n")
+    dest = tmp_path / "mine.ks"
+    proc, result, text = render(tmp_path, dict(kickstart_dest=str(dest), kickstart_template=str(good),
+                                               kickstart_hostname="own.example.test",
+                                               kickstart_root_password=ROOT_PW, kickstart_password_rounds=5000))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert text.startswith("rootpw --iscrypted $6$") and "network --bootproto=dhcp --hostname=own.example.test" in text
+    assert result["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+
+    bad = tmp_path / "bad.ks.j2"
+    bad.write_text("rootpw --plaintext --iscrypted\npart / --size=abc\n")
+    dest2 = tmp_path / "bad.ks"
+    proc, result, text = render(tmp_path, dict(kickstart_dest=str(dest2), kickstart_template=str(bad)))
+    assert proc.returncode != 0 and "is not valid" in proc.stdout and str(bad) in proc.stdout
+    assert not dest2.exists()
+
+
+@pytest.mark.parametrize("variables, message", [
+    (dict(kickstart_network={"address": "192.0.2.1"}), "kickstart_network"),
+    (dict(kickstart_success_token="a; rm -rf /"), "kickstart_success_token"),
+    (dict(kickstart_root_password="x1", kickstart_root_password_hash="$6$a$b"), "not both"),
+    (dict(kickstart_format="autoyast"), "kickstart_format"),
+    (dict(kickstart_users=[{"name": "Bad Name"}]), "not a valid user name"),
+])
+def test_bad_variables_refused(tmp_path, variables, message):
+    dest = tmp_path / "x.ks"
+    proc, _result, _text = render(tmp_path, dict(variables, kickstart_dest=str(dest)))
+    assert proc.returncode != 0 and message in proc.stdout, proc.stdout
+    assert not dest.exists()
