@@ -22,11 +22,13 @@ import hashlib
 import json
 import os
 import posixpath
+import queue
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
 
@@ -49,6 +51,7 @@ except ImportError:
     PyCdlibException = Exception
 
 CHUNK = 1 << 20
+PIPELINE = 4
 SMALL_LIMIT = 8 << 20  # metadata files (.treeinfo, content, MANIFEST, SHA256SUMS) are small
 NOT_FOUND_HTTP = (403, 404, 410)
 NFS_CAT = "nfs-cat"
@@ -173,6 +176,8 @@ class HttpSource(Source):
         except HTTPError as err:
             if err.code in NOT_FOUND_HTTP:
                 return None
+            if err.code in (405, 501):  # no HEAD here: nothing to compare, trust the local sha256
+                return {}
             raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
         except Exception as err:
             raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
@@ -646,28 +651,12 @@ class Cache(object):
                     hashes[expected[0]] = hashlib.new(expected[0])
                 except ValueError:
                     raise FetchFailure("cannot verify %s: unknown checksum type %s" % (label, expected[0]))
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
-            size = 0
-            while True:
-                try:
-                    count = stream.read_into(buf)
-                except Exception as err:
-                    raise FetchFailure("download of %s from %s failed after %d bytes: %s"
-                                       % (label, stream.url, size, _reason(err)))
-                if not count:
-                    break
-                part = view[:count]
-                _write_all(fd, part)
-                for h in hashes.values():
-                    h.update(part)
-                size += count
+            size = _copy(stream, fd, list(hashes.values()), label)
             if getattr(stream, "check", None):
                 stream.check()
             if stream.size is not None and size != stream.size:
                 raise FetchFailure("download of %s from %s was cut short: got %d of %d bytes"
                                    % (label, stream.url, size, stream.size))
-            os.fsync(fd)
             os.close(fd)
             fd = None
             got = hashes["sha256"].hexdigest()
@@ -699,6 +688,57 @@ class Cache(object):
         finally:
             if stream is not None:
                 stream.close()
+
+
+def _copy(stream, fd, hashes, label):
+    """Stream to ``fd`` while hashing, in two threads: this one reads the network (or
+    disk) into a few rotating buffers, a helper writes and hashes them (both release the
+    GIL), so that reading, writing and hashing overlap.  Memory: PIPELINE * CHUNK."""
+    free = queue.Queue()
+    work = queue.Queue()
+    for dummy in range(PIPELINE):
+        free.put(bytearray(CHUNK))
+    failure = []
+
+    def sink():
+        while True:
+            item = work.get()
+            if item is None:
+                return
+            buf, count = item
+            if not failure:
+                try:
+                    part = memoryview(buf)[:count]
+                    _write_all(fd, part)
+                    for h in hashes:
+                        h.update(part)
+                except Exception as err:  # reported by the reading thread
+                    failure.append(err)
+            free.put(buf)
+
+    helper = threading.Thread(target=sink)
+    helper.daemon = True
+    helper.start()
+    size = 0
+    try:
+        while not failure:
+            buf = free.get()
+            try:
+                count = stream.read_into(buf)
+            except Exception as err:
+                raise FetchFailure("download of %s from %s failed after %d bytes: %s"
+                                   % (label, stream.url, size, _reason(err)))
+            if not count:
+                free.put(buf)
+                break
+            size += count
+            work.put((buf, count))
+    finally:
+        work.put(None)
+        helper.join()
+    if failure:
+        raise FetchFailure("cannot write %s to the cache: %s" % (label, _reason(failure[0])))
+    return size
 
 
 def _write_all(fd, data):
