@@ -3,6 +3,7 @@ guides as captioned YAML blocks) and in playbooks/ passes `ansible-playbook --sy
 the quickstart's console commands run exactly as written; `ansible-doc` renders every module
 and role."""
 import glob
+import json
 import os
 import re
 import shutil
@@ -210,3 +211,31 @@ def test_docs_site_builds_offline():
                           timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert os.path.exists(os.path.join(uvtest.WORK, "docs-build", "build", "html", "docsite", "quickstart.html"))
+
+
+def test_guide_playbooks_pass_ansible_lint(tmp_path):
+    """The guides' playbooks follow the same rules as the collection's own (production profile)."""
+    ansible_lint = os.path.join(BIN, "ansible-lint")
+    if not os.path.exists(ansible_lint):
+        pytest.skip("ansible-lint is not installed in %s (requirements-test.txt installs it)" % BIN)
+    files = []
+    for name, text in embedded_playbooks():
+        path = tmp_path / (re.sub(r"[^\w.-]", "_", name.replace(".rst", "")))
+        path.write_text("---\n" + text)
+        files.append(path.name)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = uvtest.module_env()
+    env["HOME"] = str(home)  # no collections from ~/.ansible shadowing this tree
+    proc = subprocess.run([ansible_lint, "--offline", "--nocolor", "--profile", "production", "-f", "json"] + files,
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600, check=False)
+    # Only the guides' own playbooks count here: the roles they include are linted with the
+    # collection by `scripts/test.sh lint`.
+    try:
+        findings = json.loads(proc.stdout or "[]")
+    except ValueError:
+        raise AssertionError("ansible-lint printed no JSON:\n" + proc.stdout + proc.stderr)
+    ours = ["%s:%s %s: %s" % (f["location"]["path"], f["location"].get("lines", {}).get("begin"), f["check_name"],
+                              f["description"]) for f in findings if f["location"]["path"] in files]
+    assert ours == [], "\n".join(ours)
+    assert proc.returncode == 0 or findings, proc.stderr
