@@ -95,6 +95,7 @@ def normalize(guest, defaults):
         "timeout": timeout,
         "answer_file": "%s/%s.answers" % (work, name),
         "initrd": "%s/%s-initrd.img" % (work, name),
+        "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),
     }
 
