@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """install_media fetch throughput against curl, and the module's peak memory, in one run.
 
 A tree with a large kernel (default 256 MiB of random bytes) and a small initrd, with their
@@ -84,7 +83,7 @@ def run_curl(url, dest, verify=False):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--mib", type=int, default=256, help="size of the large file (MiB, >= 200 for the issue)")
     parser.add_argument("--rounds", type=int, default=5)
     opts = parser.parse_args()

@@ -653,7 +653,12 @@ class Cache(object):
                     raise FetchFailure("cannot verify %s: unknown checksum type %s" % (label, expected[0]))
             size = _copy(stream, fd, list(hashes.values()), label)
             if getattr(stream, "check", None):
-                stream.check()
+                try:
+                    stream.check()
+                except FetchFailure as err:
+                    err.msg = "%s: %s" % (label, err.msg)
+                    err.args = (err.msg,)
+                    raise
             if stream.size is not None and size != stream.size:
                 raise FetchFailure("download of %s from %s was cut short: got %d of %d bytes"
                                    % (label, stream.url, size, stream.size))

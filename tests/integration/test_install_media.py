@@ -351,3 +351,10 @@ def test_nfs_fetch_then_hit(nfs_export, cache):
 def test_nfs_missing_tree(nfs_export, cache):
     result = media({"location": nfs_export + "nothing-here/?version=4", "cache_dir": cache})
     assert result.get("failed") and "unknown tree" in result["msg"], result
+
+
+def test_nfs_missing_file_fails_cleanly(nfs_export, cache):
+    result = media({"location": nfs_export + "fedora/?version=4", "cache_dir": cache,
+                    "kernel": "images/pxeboot/no-such-vmlinuz", "initrd": "images/pxeboot/initrd.img"})
+    assert result.get("failed") and "kernel" in result["msg"] and "nfs-cat exited" in result["msg"], result
+    assert files_in(cache) == []
