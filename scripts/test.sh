@@ -44,10 +44,12 @@ sanity() {  # sanity [targets...]: all files, or only those named
   fi
   local pip_version
   pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',$/\1/p" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
-  mkdir -p ~/.ansible/test/cache
-  cp "$UV_REPO/scripts/get_pip_bootstrap.py" ~/.ansible/test/cache/get_pip_"${pip_version//./_}".py
+  # ansible-test keeps its per-test virtualenvs under ~/.ansible/test: give it a HOME of ours.
+  local home=$UV_WORK/ansible-test-home
+  mkdir -p "$home/.ansible/test/cache"
+  cp "$UV_REPO/scripts/get_pip_bootstrap.py" "$home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
   (cd "$dest" && git init -q . && git add -A && \
-   PATH="$venv/bin:$PATH" PYTHONPATH="" "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements "$@") || { rm -rf "$top"; return 1; }
+   HOME=$home PATH="$venv/bin:$PATH" PYTHONPATH="" "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements "$@") || { rm -rf "$top"; return 1; }
   rm -rf "$top"
 }
 
