@@ -14,6 +14,7 @@ __metaclass__ = type
 import os
 import time
 
+from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
@@ -321,7 +322,7 @@ def _refuse_not_ours(name, action):
 
 def ensure(conn, params, check_mode, uri="this host"):
     """Bring the domain named in ``params`` to the desired state; the module's result."""
-    name = params["name"]
+    name = _cmdline.check_name(params["name"])  # before any libvirt call sees it
     state = params.get("state") or "present"
     result = dict(changed=False, name=name, uuid=None, state=None, xml=None, metadata=None,
                   restart_pending=False)

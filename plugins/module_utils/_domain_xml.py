@@ -134,6 +134,8 @@ def check_spec(params):
         value = params.get(key)
         if value is not None and int(value) < 1:
             raise InvalidInput("%s must be a positive number, not %r" % (key, value))
+        if key == "vcpus" and value is not None and int(value) > 65535:
+            raise InvalidInput("vcpus must be at most 65535 (libvirt's limit), not %r" % (value,))
         spec[key] = None if value is None else int(value)
     virt_type = params.get("virt_type") or "hvm"
 
