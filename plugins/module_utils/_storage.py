@@ -234,6 +234,8 @@ class VolumeRequest(object):
                  allow_grow=False, pool_path=None, force=False):
         if "/" in name or name in (".", "..") or not name.strip():
             raise InvalidInput("volume name %r is not a plain file name" % (name,))
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise InvalidInput("volume name %r contains control characters (newline, NUL, ...)" % (name,))
         if fmt not in FORMATS:
             raise InvalidInput("format %r is not one of %s" % (fmt, ", ".join(FORMATS)))
         if pool_path is not None and not pool_path.startswith("/"):
