@@ -213,6 +213,8 @@ def run(module):
     arch = _tree.normalize_arch(p["arch"] or platform.machine())
     virt_type = p["virt_type"]
     check = module.check_mode
+    if p["timeout"] < 1:
+        raise InvalidInput("timeout must be at least 1 second, not %d" % p["timeout"])
     cache = _fetch.Cache(p["cache_dir"], mover=module.atomic_move)
     http_opts = dict(validate_certs=p["validate_certs"], url_username=p["url_username"],
                      url_password=p["url_password"], timeout=p["timeout"])
