@@ -364,15 +364,26 @@ class LocalSource(Source):
     def url(self, relpath):
         return self._path(relpath)
 
+    def _inside(self, path):
+        """``path``, unless a symlink takes it out of the tree (a cache copy is world-readable)."""
+        real, top = os.path.realpath(path), os.path.realpath(self.root)
+        if real != top and not real.startswith(top.rstrip("/") + "/"):
+            raise InvalidInput("%s resolves to %s, outside the tree %s: refused" % (path, real, self.root),
+                               hint="Copy the file into the tree, or give its URL or checksum explicitly")
+        return path
+
     def read(self, relpath):
         path = self._path(relpath)
         try:
-            with open(path, "rb") as handle:
-                return handle.read(SMALL_LIMIT)
+            with open(self._inside(path), "rb") as handle:
+                data = handle.read(SMALL_LIMIT + 1)
         except (IOError, OSError) as err:
             if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
                 return None
             raise FetchFailure("cannot read %s: %s" % (path, err.strerror))
+        if len(data) > SMALL_LIMIT:
+            raise FetchFailure("%s is larger than %d bytes: not a metadata file" % (path, SMALL_LIMIT))
+        return data
 
     def exists(self, relpath):
         return os.path.isfile(self._path(relpath))
@@ -387,7 +398,7 @@ class LocalSource(Source):
     def open(self, relpath):
         path = self._path(relpath)
         try:
-            handle = open(path, "rb")
+            handle = open(self._inside(path), "rb")
         except (IOError, OSError) as err:
             raise FetchFailure("cannot read %s: %s" % (path, err.strerror))
         return _Stream(handle, size=os.fstat(handle.fileno()).st_size, url=path,
