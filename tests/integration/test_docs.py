@@ -88,7 +88,7 @@ ALL_PLAYBOOKS = embedded_playbooks() + playbook_files()
 
 def test_the_guides_hold_playbooks():
     """Each how-to guide carries a complete playbook (the collection of cases is not empty)."""
-    names = [name.split(":")[0] for name, _ in ALL_PLAYBOOKS]
+    names = [entry[0].split(":")[0] for entry in ALL_PLAYBOOKS]
     for guide in ("howto_network_tree.rst", "howto_iso.rst", "howto_pxe.rst", "fleet.rst", "quickstart.rst"):
         assert guide in names, "no playbook found in %s" % guide
 
@@ -108,7 +108,7 @@ def missing_content(output):
     return None
 
 
-@pytest.mark.parametrize("name,text", ALL_PLAYBOOKS, ids=[name for name, _ in ALL_PLAYBOOKS])
+@pytest.mark.parametrize("name,text", ALL_PLAYBOOKS, ids=[entry[0] for entry in ALL_PLAYBOOKS])
 def test_playbook_syntax(name, text, tmp_path):
     path = tmp_path / (re.sub(r"[^\w.-]", "_", name) + ".yml")
     path.write_text(text)
