@@ -48,9 +48,13 @@ sanity() {  # sanity [targets...]: all files, or only those named
   local home=$UV_WORK/ansible-test-home
   mkdir -p "$home/.ansible/test/cache"
   cp "$UV_REPO/scripts/get_pip_bootstrap.py" "$home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+  # One sanity run at a time per UV_WORK: ansible-test's virtualenvs are shared.
+  exec 9>"$UV_WORK/sanity.lock"
+  flock 9
   (cd "$dest" && git init -q . && git add -A && \
-   HOME=$home PATH="$venv/bin:$PATH" PYTHONPATH="" "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements "$@") || { rm -rf "$top"; return 1; }
+   HOME=$home PATH="$venv/bin:$PATH" PYTHONPATH="" "$venv/bin/ansible-test" sanity --python 3.11 --color no --requirements "$@") || { rm -rf "$top"; flock -u 9; return 1; }
   rm -rf "$top"
+  flock -u 9
 }
 
 lint() {  # release hygiene: changelog fragments, ansible-lint (production profile), collection docs
