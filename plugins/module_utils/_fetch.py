@@ -67,6 +67,8 @@ def is_url(value):
 
 
 def _reason(err):
+    if isinstance(err, FetchFailure):
+        return err.msg
     if isinstance(err, HTTPError):
         return "HTTP %d %s" % (err.code, err.reason)
     if isinstance(err, URLError):
@@ -144,7 +146,13 @@ class HttpSource(Source):
     def _open(self, url, method="GET"):
         if open_url is None:  # pragma: no cover
             raise FetchFailure("ansible.module_utils.urls is not available")
-        return open_url(url, method=method, **self.opts)
+        resp = open_url(url, method=method, **self.opts)
+        final = resp.geturl() if hasattr(resp, "geturl") else url
+        if _scheme(final) not in (_scheme(url), "https"):  # only http -> https may change the scheme
+            resp.close()
+            raise FetchFailure("%s redirects to %s, another scheme: refused" % (url, final),
+                               hint="Give the final location instead")
+        return resp
 
     def read(self, relpath):
         url = self.url(relpath)
