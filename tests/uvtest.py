@@ -237,3 +237,55 @@ def run_playbook(playbook, *extra, env=None, timeout=1800):
 
 def have_command(name):
     return shutil.which(name) is not None
+
+
+# --------------------------------------------------------------------------- HTTPS server
+def self_signed_cert(folder, host="127.0.0.1"):
+    """A self-signed certificate and key for ``host`` (files in ``folder``), made with the
+    `cryptography` package that ansible-core depends on.  Returns (cert path, key path)."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"uvtest untrusted")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    with open(cert_path, "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class FaultHTTPSServer(FaultHTTPServer):
+    """FaultHTTPServer over TLS with a self-signed certificate no client trusts."""
+
+    def __init__(self, root, cert_dir):
+        import ssl
+        self.cert, self.key = self_signed_cert(cert_dir)
+        self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ssl.load_cert_chain(self.cert, self.key)
+        super().__init__(root)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        sock.settimeout(30)
+        try:
+            return self._ssl.wrap_socket(sock, server_side=True), addr
+        except OSError:  # a client that refused our certificate: serve nothing
+            sock.close()
+            raise
+
+    @property
+    def url(self):
+        return "https://127.0.0.1:%d/" % self.server_address[1]
