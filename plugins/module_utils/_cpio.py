@@ -207,18 +207,41 @@ def expected_size(base_size, archive):
     return base_size + pad4(base_size) + archive.size
 
 
-def _stream(base, base_size, archive):
-    """The bytes of the output: the base file in big chunks, padding, then the archive."""
+def _fill(handle, buf):
+    """Read exactly len(buf) bytes into ``buf``; False at an early end of file."""
+    view, pos = memoryview(buf), 0
+    while pos < len(buf):
+        count = handle.readinto(view[pos:])
+        if not count:
+            return False
+        pos += count
+    return True
+
+
+def _base_chunks(base, base_size):
+    """The base file in CHUNK-sized bytearrays, one buffer reused (no allocation, no page
+    faults per chunk); each is valid until the next is read."""
+    buf = bytearray(CHUNK)
     remaining = base_size
     while remaining > 0:
-        chunk = base.read(min(CHUNK, remaining))
-        if not chunk:
+        if remaining < len(buf):
+            buf = bytearray(remaining)
+        if not _fill(base, buf):
             raise InvalidInput("the initrd changed size while it was read")
-        remaining -= len(chunk)
-        yield chunk
+        remaining -= len(buf)
+        yield buf
+
+
+def _tail_chunks(base_size, archive):
+    """What follows the base: its padding, then the archive."""
     if pad4(base_size):
         yield b"\0" * pad4(base_size)
     yield from archive.chunks()
+
+
+def _stream(base, base_size, archive):
+    yield from _base_chunks(base, base_size)
+    yield from _tail_chunks(base_size, archive)
 
 
 def write(base_path, archive, out):
@@ -226,7 +249,7 @@ def write(base_path, archive, out):
     (size, sha256 hex) of what was written."""
     digest = hashlib.sha256()
     size = 0
-    with open(base_path, "rb") as base:
+    with open(base_path, "rb", buffering=0) as base:
         for chunk in _stream(base, os.fstat(base.fileno()).st_size, archive):
             out.write(chunk)
             digest.update(chunk)
@@ -238,7 +261,7 @@ def digest(base_path, archive):
     """(size, sha256 hex) the output would have, without writing it (check mode)."""
     sha = hashlib.sha256()
     size = 0
-    with open(base_path, "rb") as base:
+    with open(base_path, "rb", buffering=0) as base:
         for chunk in _stream(base, os.fstat(base.fileno()).st_size, archive):
             sha.update(chunk)
             size += len(chunk)
@@ -259,18 +282,22 @@ def matches(base_path, archive, dest_path):
     base_size = os.stat(base_path).st_size
     if info.st_size != expected_size(base_size, archive):
         return None
-    tail_at = base_size + pad4(base_size)
-    with open(dest_path, "rb") as dest:
-        dest.seek(tail_at)
-        for chunk in archive.chunks():
-            if dest.read(len(chunk)) != chunk:
+    with open(dest_path, "rb", buffering=0) as dest:
+        dest.seek(base_size)
+        for chunk in _tail_chunks(base_size, archive):
+            mine = bytearray(len(chunk))
+            if not _fill(dest, mine) or mine != chunk:
                 return None
         dest.seek(0)
         sha = hashlib.sha256()
-        with open(base_path, "rb") as base:
-            for chunk in _stream(base, base_size, archive):
-                mine = dest.read(len(chunk))
-                if mine != chunk:
+        mine = bytearray(CHUNK)
+        with open(base_path, "rb", buffering=0) as base:
+            for chunk in _base_chunks(base, base_size):
+                if len(mine) != len(chunk):
+                    mine = bytearray(len(chunk))
+                if not _fill(dest, mine) or mine != chunk:
                     return None
                 sha.update(mine)
+        for chunk in _tail_chunks(base_size, archive):
+            sha.update(chunk)
     return sha.hexdigest()
