@@ -35,7 +35,7 @@ ARGUMENT_SPEC = dict(
         guest=dict(type="raw"),
         metadata=dict(type="raw"),
     )),
-    poll_interval=dict(type="float", default=2.0),
+    poll_interval=dict(type="float", default=3.0),
     progress_interval=dict(type="int", default=15),
     tail_lines=dict(type="int", default=20),
 )

@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 STATES = ("running", "shutoff", "absent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGTP]?i?B?$", re.IGNORECASE)
+_KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
 _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 
 
@@ -173,6 +174,8 @@ def _duration(seconds):
 def _detail(item):
     detail = (item.get("reason") or "").replace("\n", " ").strip()
     tail = [line for line in (item.get("console_tail") or []) if line.strip()]
+    # the installer's own lines say more than the kernel's ("[    8.6] reboot: Power down")
+    tail = [line for line in tail if not _KERNEL_LINE.match(line)] or tail
     if item.get("result") == "failed" and tail:
         detail += " | last console line: " + tail[-1].strip()
     return detail[:240]

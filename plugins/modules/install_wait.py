@@ -62,7 +62,7 @@ options:
   poll_interval:
     description: Seconds between polls of the host.
     type: float
-    default: 2.0
+    default: 3.0
   progress_interval:
     description: Seconds between progress lines.
     type: int

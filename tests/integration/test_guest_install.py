@@ -66,7 +66,7 @@ def show(proc):
 
 def summary_rows(proc):
     """The fleet summary table as {(host, guest): (result, detail)}."""
-    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\]', proc.stdout, re.S)
+    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', proc.stdout, re.S)
     assert match, "no summary in the output:\n" + show(proc)
     rows = {}
     for line in json.loads("[" + match.group(1) + "]")[1:]:
