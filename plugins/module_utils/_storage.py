@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 import time
 from decimal import Decimal, InvalidOperation
@@ -312,6 +313,12 @@ def ensure_volume(conn, req, check_mode=False):
 
     if action == "keep":
         after = before
+    elif action == "create" and check_mode and pool is None and os.path.lexists(os.path.join(target_dir, req.name)):
+        # The pool is not there yet, but the file is: it becomes the volume when the pool starts.
+        actions.append("then check volume %s: the file %s exists already (not inspected until the pool runs)"
+                       % (req.name, os.path.join(target_dir, req.name)))
+        after = dict(pool=req.pool, name=req.name, path=os.path.join(target_dir, req.name), format=req.format,
+                     capacity=req.capacity, allocation=None)
     elif action == "create":
         actions.append("create %s volume %s of %s" % (req.format, req.name, human_size(req.capacity)))
         if check_mode:
