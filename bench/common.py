@@ -211,7 +211,7 @@ def phases_from_marks(marks, total):
 
 
 def virt_install(name, location, ks_path, disk_path, memory=256, vcpus=1, disk_mib=16, extra_args="",
-                 uri=URI, wait=True):
+                 uri=URI, wait=True, noreboot=False):
     """One virt-install run (stderr --debug lines time-stamped as they arrive);
     returns (seconds, {phase: seconds}, rc)."""
     cmd = ["virt-install", "--debug", "--connect", uri, "--name", name, "--memory", str(memory),
@@ -223,6 +223,8 @@ def virt_install(name, location, ks_path, disk_path, memory=256, vcpus=1, disk_m
            "--graphics", "none", "--noautoconsole"]
     if wait:
         cmd += ["--wait"]
+    if noreboot:
+        cmd += ["--noreboot"]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stamps = []
