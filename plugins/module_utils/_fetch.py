@@ -655,6 +655,11 @@ class Cache(object):
     def _download(self, source, relpath, dest, expected, label):
         folder = os.path.dirname(dest)
         created = _makedirs(folder)
+        # We hold the entry's lock: a temp file of this entry is what a killed run left behind.
+        stale = re.compile(r"^\.part-[A-Za-z0-9_]{8}-%s$" % re.escape(os.path.basename(dest)))
+        for name in os.listdir(folder):
+            if stale.match(name):
+                _unlink(os.path.join(folder, name))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + os.path.basename(dest))
         stream = None
         try:
