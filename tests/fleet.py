@@ -88,6 +88,26 @@ class FleetDaemon:
                 return
             time.sleep(0.1)
 
+    def restart_libvirtd(self, timeout=60):
+        """Stop this daemon's libvirtd (not virtlogd, not the guests) and start a new one on the
+        same state, as an admin restarting libvirtd would."""
+        self.proc.send_signal(signal.SIGTERM)   # the subreaper forwards it to libvirtd
+        self.proc.wait(30)
+        pairs = " ".join("%s=%s" % (os.path.join(self.root, sub), target) for sub, target in OVERLAYS)
+        script = _INSIDE.replace("/usr/sbin/virtlogd -d -p {root}/virtlogd.pid\n", "").format(
+            pairs=pairs, root=self.root, subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"))
+        out = open(os.path.join(self.root, "daemon.out"), "ab")
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if self._answers():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError("libvirtd under %s did not come back" % self.root)
+
     def clean_domains(self):
         """Destroy and undefine every domain of this private daemon (all are the test's)."""
         try:

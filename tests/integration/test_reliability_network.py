@@ -199,3 +199,30 @@ def test_https_downgrade_to_http_is_refused(https_server, http, fixtures, tmp_pa
     assert out["_rc"] != 0 and "another scheme: refused" in out["msg"], out
     assert_clean_cache(cache, fixtures)
     assert not [f for f in cache_files(cache) if "vmlinuz" in f]
+
+
+def test_download_killed_midway_leaves_nothing_a_rerun_trusts(http, fixtures, tmp_path):
+    """SIGKILL of the module in the middle of a download (nothing can clean up): the cache has
+    no entry for the file, only a temp file, which the next fetch of that entry removes."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    cache = str(tmp_path / "cache")
+    http.set_fault(INITRD, "stall", 30)
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "location": http.url + "fedora/", "cache_dir": cache, "arch": "x86_64",
+        "_ansible_tmpdir": str(tmp_path), "_ansible_remote_tmp": str(tmp_path)}}))
+    proc = subprocess.Popen([sys.executable, "-m", "ansible_collections.unattended.virt.plugins.modules.install_media",
+                             str(args)], env=uvtest.module_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not [f for f in cache_files(cache) if ".part-" in f and "initrd" in f]:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = cache_files(cache)
+    assert [f for f in left if ".part-" in f], left          # the kill did land mid-download
+    assert not [f for f in left if f.endswith("initrd.img") and ".part-" not in f], left
+    rerun_succeeds(http, http.url + "fedora/", cache, fixtures)   # asserts no .part- file is left
