@@ -1,5 +1,5 @@
 # The two commands README.md starts with, and the pieces of the test command.
-.PHONY: demo demo-clean test sanity unit integration setup docs
+.PHONY: demo demo-clean test sanity unit integration setup docs bench
 
 demo:
 	@bash scripts/demo.sh
@@ -24,3 +24,7 @@ setup:
 
 docs:
 	@bash scripts/docs.sh
+
+# Benchmarks against virt-install and community.libvirt (not part of the tests; ~25 min).
+bench:
+	@bash bench/run_all.sh

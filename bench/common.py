@@ -30,7 +30,8 @@ OUR_VENV_BIN = os.path.dirname(sys.executable)
 CONTROLLER_ONLY = {"set_fact", "debug", "fail", "assert", "include_tasks", "include_role", "include_vars",
                    "import_tasks", "import_role", "meta", "ansible.builtin.set_fact", "ansible.builtin.debug",
                    "ansible.builtin.fail", "ansible.builtin.assert", "ansible.builtin.include_tasks",
-                   "ansible.builtin.include_role", "ansible.builtin.include_vars", "ansible.builtin.meta"}
+                   "ansible.builtin.include_role", "ansible.builtin.include_vars", "ansible.builtin.meta",
+                   "validate_argument_spec", "ansible.builtin.validate_argument_spec"}
 
 
 # --------------------------------------------------------------------------- figures
@@ -144,12 +145,12 @@ def ansible_env(venv_bin, timing_file, extra=None):
     return env
 
 
-def run_playbook(playbook, inventory, workdir, venv_bin=OUR_VENV_BIN, args=(), timeout=1800, forks=10):
+def run_playbook(playbook, inventory, workdir, venv_bin=OUR_VENV_BIN, args=(), timeout=1800, forks=10, env=None):
     """ansible-playbook; returns (seconds, CompletedProcess, timing dict from bench_timer)."""
     timing_file = os.path.join(workdir, "timing-%s.json" % uuid.uuid4().hex[:8])
     cmd = [os.path.join(venv_bin, "ansible-playbook"), playbook, "-i", inventory, "-f", str(forks)] + list(args)
     start = time.monotonic()
-    proc = subprocess.run(cmd, env=ansible_env(venv_bin, timing_file), capture_output=True, text=True,
+    proc = subprocess.run(cmd, env=ansible_env(venv_bin, timing_file, env), capture_output=True, text=True,
                           timeout=timeout, check=False)
     seconds = time.monotonic() - start
     timing = {"total": seconds, "tasks": []}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every benchmark of bench/, one after the other (never two at once: they would measure each
+# other), each comparison alternating its sides in the same invocation.  Output goes to the
+# terminal and to $UV_WORK/bench-results/<name>.log; figures as JSON beside them.
+# Not part of the test suite.  About 20-25 minutes on 2 cores.
+#   bash bench/run_all.sh [install fleet_n rerun fetch inject]
+set -euo pipefail
+. "$(dirname "$0")/../scripts/common.sh"
+bash "$UV_REPO/scripts/setup.sh"
+bash "$UV_REPO/bench/setup.sh"
+RESULTS=${UV_BENCH_RESULTS:-$UV_WORK/bench-results}
+mkdir -p "$RESULTS"
+export PYTHONPATH=$UV_COLLECTIONS
+which=("$@")
+[ ${#which[@]} -gt 0 ] || which=(install fleet_n rerun fetch inject)
+for name in "${which[@]}"; do
+  case "$name" in
+    install) args=(--rounds 3) ;;
+    fleet_n) args=(--rounds 1) ;;
+    rerun) args=(--rounds 3) ;;
+    fetch) args=(--mib 256 --rounds 5) ;;
+    inject) args=(--mb 150 --rounds 5) ;;
+    *) log "unknown bench $name"; exit 2 ;;
+  esac
+  log "bench/$name.py ${args[*]} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$UV_PY" "$UV_REPO/bench/$name.py" "${args[@]}" 2>&1 | tee "$RESULTS/$name.log"
+done
