@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import shlex
 import time
 
@@ -76,7 +77,8 @@ def judge(state, log_text, token, elapsed, timeout, tail_lines=20):
         if log_text is None:
             return {"result": "failed", "reason": "the installer stopped and its console log could not be read",
                     "console_tail": []}
-        if (TOKEN_PREFIX + token) in "\n".join(lines):
+        marker = re.compile(r"(^|\s)%s%s(\s|$)" % (re.escape(TOKEN_PREFIX), re.escape(token)))
+        if any(marker.search(line) for line in lines):
             return {"result": "installed", "reason": "", "console_tail": tail}
         return {"result": "failed", "console_tail": tail,
                 "reason": "the installer stopped (%s) without printing the success token: the install did not "

@@ -1,0 +1,136 @@
+"""The guest_install plan: what each guest needs, from the guests asked for and what
+domain_info found on the host."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.unattended.virt.plugins.filter.guest_install import (
+    guest_install_failures, guest_install_plan, guest_install_summary, normalize)
+
+DEFAULTS = {"uri": "qemu:///system", "work_dir": "/srv/uv", "memory": 512, "disk_size": "8G",
+            "kickstart": {"lang": "de_DE.UTF-8", "packages": ["@core"]}}
+URL = "http://mirror/fedora/"
+
+
+def dom(name, state="shutoff", **meta):
+    return {"name": name, "state": state, "metadata": meta or None}
+
+
+def plan_of(guests, domains=(), defaults=None):
+    return guest_install_plan(guests, list(domains), defaults or DEFAULTS)
+
+
+def where(plan, name):
+    for key in ("install", "start", "stop", "remove"):
+        if any(g["name"] == name for g in plan[key]):
+            return key
+    if name in plan["ok"]:
+        return "ok"
+    if any(f["name"] == name for f in plan["failed"]):
+        return "failed"
+    return None
+
+
+@pytest.mark.parametrize("wanted, found, expected", [
+    ({"state": "running"}, None, "install"),
+    ({"state": "shutoff"}, None, "install"),
+    ({"state": "absent"}, None, "ok"),
+    ({"state": "running"}, dom("g", "running", phase="installed"), "ok"),
+    ({"state": "running"}, dom("g", "shutoff", phase="installed"), "start"),
+    ({"state": "shutoff"}, dom("g", "running", phase="installed"), "stop"),
+    ({"state": "shutoff"}, dom("g", "shutoff", phase="installed"), "ok"),
+    ({"state": "running"}, dom("g", "running", phase="installing"), "install"),   # interrupted
+    ({"state": "shutoff"}, dom("g", "shutoff", phase="installing"), "install"),
+    ({"state": "absent"}, dom("g", "running", phase="installed"), "remove"),
+    ({"state": "absent"}, dom("g", "shutoff", phase="installing"), "remove"),
+    ({"state": "running"}, dom("g", "running"), "failed"),      # not ours: never touched
+    ({"state": "absent"}, dom("g", "shutoff"), "failed"),
+])
+def test_what_each_guest_needs(wanted, found, expected):
+    guest = dict(name="g", location=URL, **wanted)
+    plan = plan_of([guest], [found] if found else [])
+    assert where(plan, "g") == expected
+
+
+def test_interrupted_install_recreates_only_a_disk_we_created():
+    plan = plan_of([{"name": "a", "location": URL}, {"name": "b", "location": URL}],
+                   [dom("a", phase="installing", disk_created_by_us="yes"),
+                    dom("b", phase="installing", disk_created_by_us="no")])
+    by_name = dict((g["name"], g) for g in plan["install"])
+    assert by_name["a"]["reinstall"] and by_name["a"]["recreate_disk"]
+    assert by_name["b"]["reinstall"] and not by_name["b"]["recreate_disk"]
+
+
+def test_media_once_per_distinct_tree():
+    guests = [{"name": "a", "location": URL}, {"name": "b", "location": URL},
+              {"name": "c", "location": URL, "virt_type": "pv"},
+              {"name": "d", "location": "http://other/tree/"}]
+    plan = plan_of(guests)
+    assert [(m["location"], m["virt_type"]) for m in plan["media"]] == [
+        (URL, "hvm"), (URL, "pv"), ("http://other/tree/", "hvm")]
+    keys = [g["media_key"] for g in plan["install"]]
+    assert keys[0] == keys[1] != keys[2]
+
+
+def test_installed_guests_need_no_media():
+    plan = plan_of([{"name": "a", "location": URL}], [dom("a", "running", phase="installed")])
+    assert plan["media"] == [] and plan["install"] == []
+
+
+def test_defaults_and_per_guest_values():
+    guest = normalize({"name": "web1", "location": URL, "vcpus": 4, "disk": {"format": "raw"},
+                       "extra_args": "a=1 b", "kickstart": {"packages": ["vim"]}},
+                      dict(DEFAULTS, extra_args=["panic=-1"]))
+    assert guest["memory"] == 512 and guest["vcpus"] == 4
+    assert guest["disk"] == {"name": "web1.img", "pool": "default", "pool_path": None, "size": "8G",
+                             "format": "raw", "reuse": False}
+    assert guest["extra_args"] == ["panic=-1", "a=1", "b"]
+    assert guest["kickstart"] == {"lang": "de_DE.UTF-8", "packages": ["vim"]}
+    assert guest["initrd"] == "/srv/uv/web1-initrd.img"
+    assert guest["answer_file"] == "/srv/uv/web1.answers"
+    assert guest["install_log"] == "/srv/uv/web1-install.log"
+    assert guest["console_log"] == "/srv/uv/web1-console.log"
+    assert guest["hypervisor"] == "auto" and guest["state"] == "running"
+
+
+@pytest.mark.parametrize("defaults, expected", [
+    ({"uri": "qemu:///system"}, "auto"),
+    ({"uri": "xen:///system"}, "xen"),
+    ({"uri": "libxl+ssh://host/"}, "xen"),
+    ({"uri": "qemu:///system", "host_hypervisor": "Xen"}, "xen"),
+    ({"uri": "xen:///system", "hypervisor": "qemu"}, "qemu"),
+])
+def test_hypervisor_choice(defaults, expected):
+    assert normalize({"name": "g", "location": URL}, defaults)["hypervisor"] == expected
+
+
+@pytest.mark.parametrize("guest, message", [
+    ({"location": URL}, "needs a name"),
+    ({"name": "a/b", "location": URL}, "guest name"),
+    ({"name": "g"}, "location"),
+    ({"name": "g", "location": URL, "state": "gone"}, "state must be"),
+    ({"name": "g", "location": URL, "disk": {"size": "lots"}}, "disk size"),
+])
+def test_invalid_guests(guest, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        normalize(guest, DEFAULTS)
+
+
+def test_a_guest_listed_twice_is_refused():
+    with pytest.raises(AnsibleFilterError, match="twice"):
+        plan_of([{"name": "g", "location": URL}, {"name": "g", "location": URL}])
+
+
+def test_summary_and_failures():
+    results = {
+        "hv1": [{"name": "b", "result": "installed", "seconds": 75, "reason": ""},
+                {"name": "a", "result": "failed", "seconds": 12, "reason": "no token",
+                 "console_tail": ["STANDIN: running post-install script", "[    5.2] reboot: Power down"]}],
+        "hv2": "unreachable",
+    }
+    lines = guest_install_summary(results)
+    assert lines[0].split() == ["HOST", "GUEST", "RESULT", "INSTALL", "TIME", "DETAIL"]
+    assert lines[1].split()[:4] == ["hv1", "a", "failed", "12s"]
+    assert lines[1].endswith("no token | last console line: STANDIN: running post-install script")
+    assert lines[2].split() == ["hv1", "b", "installed", "1m15s"]
+    assert lines[3].split()[:3] == ["hv2", "-", "failed"] and "unreachable" in lines[3]
+    assert guest_install_failures(results) == ["hv1/a", "hv2"]
