@@ -136,6 +136,8 @@ def check_spec(params):
             raise InvalidInput("%s must be a positive number, not %r" % (key, value))
         if key == "vcpus" and value is not None and int(value) > 65535:
             raise InvalidInput("vcpus must be at most 65535 (libvirt's limit), not %r" % (value,))
+        if key == "memory" and value is not None and int(value) > 1 << 32:
+            raise InvalidInput("memory must be at most %d MiB (4 PiB), not %r" % (1 << 32, value))
         spec[key] = None if value is None else int(value)
     virt_type = params.get("virt_type") or "hvm"
 
