@@ -89,10 +89,10 @@ def run_until(inventory, tmpdir, triggers, sig, delay=0.0, timeout=300):
         if time.monotonic() > deadline:
             break
     try:
-        rest, _ = proc.communicate(timeout=60)
+        rest = proc.communicate(timeout=60)[0]
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        rest, _ = proc.communicate()
+        rest = proc.communicate()[0]
     return fired, "".join(lines) + (rest or "")
 
 
@@ -164,14 +164,14 @@ def test_kill_at_every_point_then_rerun(daemon, prefix, workdir, http, fixtures)
         http.clear()
     final = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK,
                             "-i", inventory], env=dict(uvtest.module_env(), ANSIBLE_LOCAL_TEMP=tmpdir),
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, check=False)
     assert final.returncode == 0, final.stdout[-6000:]
     assert_converged(daemon, root, prefix, list(names), os.path.join(fixtures, "trees", "fedora"))
     leftovers = [d for d in os.listdir(tmpdir) if d.startswith("ansible-")]
     print("FIGURE kill points %s; Ansible temp dirs left by the killed runs: %d" % (report, len(leftovers)))
     # the next run has nothing to do
     again = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), PLAYBOOK,
-                            "-i", inventory], env=uvtest.module_env(), capture_output=True, text=True, timeout=600)
+                            "-i", inventory], env=uvtest.module_env(), capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0 and re.search(r"changed=0 ", again.stdout), again.stdout[-3000:]
     daemon.clean_domains()
 

@@ -207,7 +207,7 @@ def test_tree_symlink_out_of_the_tree_is_not_copied_world_readable(tmp_path):
     secret = tmp_path / "private"
     secret.write_text("top secret\n")
     os.chmod(str(secret), 0o600)
-    tree = make_tree(str(tmp_path / "tree"), TREEINFO.split("[checksums]")[0], payload=True)
+    tree = make_tree(str(tmp_path / "tree"), TREEINFO.split("[checksums]", maxsplit=1)[0], payload=True)
     kernel = os.path.join(tree, "images", "pxeboot", "vmlinuz")
     os.unlink(kernel)
     os.symlink(str(secret), kernel)
