@@ -82,7 +82,7 @@ class FleetDaemon:
 
     def _read_virtlogd_pid(self):
         path = os.path.join(self.root, "virtlogd.pid")
-        for _ in range(50):
+        for _attempt in range(50):
             if os.path.exists(path) and open(path).read().strip():
                 self.virtlogd_pid = int(open(path).read().strip())
                 return

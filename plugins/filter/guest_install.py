@@ -196,8 +196,8 @@ def guest_install_summary(results_by_host):
                          _duration(item.get("seconds")) if item.get("seconds") not in (None, "") else "-",
                          _detail(item)))
     widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
-    return [("%-*s  %-*s  %-*s  %-*s  %s" % (widths[0], r[0], widths[1], r[1], widths[2], r[2],
-                                              widths[3], r[3], r[4])).rstrip() for r in rows]
+    template = "%%-%ds  %%-%ds  %%-%ds  %%-%ds  %%s" % tuple(widths)
+    return [(template % tuple(row)).rstrip() for row in rows]
 
 
 def guest_install_failures(results_by_host):

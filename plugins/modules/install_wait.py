@@ -22,7 +22,7 @@ description:
   - This is an action plugin; it runs on the controller and reads the host through its connection.
 version_added: 0.1.0
 author:
-  - unattended.virt contributors
+  - unattended.virt contributors (@unattended-virt)
 options:
   uri:
     description: libvirt connection URI on the host.
@@ -80,6 +80,7 @@ attributes:
     description: Only reads state.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show.
 """
 
 EXAMPLES = r"""
