@@ -81,7 +81,19 @@ def ours(tree, names, root, pool_dir, concurrency):
     inventory = common.write_inventory(os.path.join(root, "inv-%s.json" % names[0]), {"local": host})
     seconds, proc, timing = common.run_playbook("unattended.virt.provision", inventory, root)
     shutil.rmtree(host["guest_install_cache_dir"], ignore_errors=True)
-    return seconds, proc.returncode == 0, {"module_runs": common.module_runs(timing).get("local", 0)}
+    tasks = timing["tasks"]
+
+    def edge(pattern, which):
+        found = [r[which] for r in tasks if pattern in r["action"] + " " + r["task"]]
+        return (min(found) if which == "start" else max(found)) if found else None
+    media_end, wait_start, wait_end = edge("install_media", "end"), edge("install_wait", "start"), \
+        edge("install_wait", "end")
+    phases = {}
+    if None not in (media_end, wait_start, wait_end):
+        # prepare: answer files, initrds, disks, install-phase defines and starts, one guest after the other
+        phases = {"media_s": media_end, "prepare_all_s": wait_start - media_end,
+                  "wait_s": wait_end - wait_start, "finish_all_s": timing["total"] - wait_end}
+    return seconds, proc.returncode == 0, dict(phases, module_runs=common.module_runs(timing).get("local", 0))
 
 
 def virt_install_loop(tree, names, root, pool_dir):
