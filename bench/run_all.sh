@@ -5,6 +5,7 @@
 # Not part of the test suite.  About 20-25 minutes on 2 cores.
 #   bash bench/run_all.sh [install fleet_n rerun fetch inject]
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../scripts/common.sh"
 bash "$UV_REPO/scripts/setup.sh"
 bash "$UV_REPO/bench/setup.sh"

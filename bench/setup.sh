@@ -5,6 +5,7 @@
 #    community.libvirt collection (about 400 MB unpacked: kept out of the test venv).
 # Quick when all is there.  Run as root after scripts/setup.sh.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../scripts/common.sh"
 
 BENCH_VENV=${UV_BENCH_VENV:-$UV_WORK/bench-venv}
