@@ -92,19 +92,19 @@ PROPOSED_CLEANUP = """    - name: Find answer files and initrds an interrupted r
       ansible.builtin.find:
         paths: "{{ guest_install_work_dir }}"
         patterns: ["*.answers", "*-initrd.img"]
-      register: _gi_leftovers
+      register: __guest_install_leftovers
 
     - name: Remove answer files and initrds an interrupted run left behind
       ansible.builtin.file:
-        path: "{{ _gi_stale }}"
+        path: "{{ __guest_install_stale }}"
         state: absent
       loop: >-
-        {{ _gi_leftovers.files | default([]) | map(attribute='path')
-           | select('in', guest_install_guests | selectattr('name', 'defined') | map(attribute='name')
+        {{ __guest_install_leftovers.files | default([]) | map(attribute='path')
+           | select('in', guest_install_guests | selectattr('name', 'defined') | map(attribute='name') | map('string')
                           | product(['.answers', '-initrd.img']) | map('join') | map('regex_replace', '^', guest_install_work_dir ~ '/')
                           | list) | list }}
       loop_control:
-        loop_var: _gi_stale
+        loop_var: __guest_install_stale
 
 """
 
@@ -203,7 +203,10 @@ def main():
                 changed = [line for line in proc.stdout.splitlines() if " changed=" in line]
             times[side].append(secs)
             runs = common.module_runs(timing)
+            profile = sorted(((r["end"] - r["start"], r["task"], r["action"], r["host"], r["runs"])
+                              for r in timing["tasks"]), reverse=True)
             details[side] = {"rc": proc.returncode, "recap": changed, "module_runs_per_host": runs,
+                             "profile": profile[:20], "callback_total_s": timing["total"],
                              "module_runs_per_guest": sum(runs.values()) / float(opts.hosts * opts.guests)}
             print("round %d %-24s %6.1f s rc=%d module runs per host %s  recap: %s" % (
                 rnd, side, secs, proc.returncode, runs, " | ".join(c.split(":", 1)[1].strip()[:40] for c in changed)),
@@ -218,6 +221,11 @@ def main():
     for side in times:
         print("  %-24s median %6.1f s  all %s  module runs per guest %.2f" % (
             side, med[side], common.fmt_list(times[side]), details[side]["module_runs_per_guest"]))
+    for side in times:
+        print("profile of the last run of %s (wall %.1f s, from the first task %.1f s), slowest tasks:" % (
+            side, times[side][-1], details[side]["callback_total_s"]))
+        for secs, task, action, host, mods in details[side]["profile"][:8]:
+            print("  %6.2f  %-58s %-32s %s x%d" % (secs, task[:58], action[:32], host, mods))
     speedup = med["community.libvirt virt"] / med["ours"]
     floor = med["ours"] / med["ping floor"]
     print("community.libvirt / ours: %.1fx faster (goal >= 5x); ours / ping floor: %.2fx (goal <= 2x)" % (
