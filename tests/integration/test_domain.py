@@ -1,7 +1,6 @@
 """unattended.virt.domain on the real libvirtd (domain type qemu, TCG): the two-phase install
 of the stand-in installer, idempotency, check and diff mode, safety of foreign domains."""
 import os
-import subprocess
 import time
 
 import pytest
@@ -15,20 +14,6 @@ KICKSTART = b"""\
 network --bootproto=dhcp --hostname=domain-test.example.test
 poweroff
 """
-
-
-def make_initrd(base, files, dest):
-    """``base`` + a newc cpio of ``files`` appended at a 4-byte boundary."""
-    staging = dest + ".d"
-    os.makedirs(staging)
-    for name, data in files.items():
-        with open(os.path.join(staging, name), "wb") as handle:
-            handle.write(data)
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=staging,
-                             input="\n".join(files).encode(), capture_output=True, check=True).stdout
-    with open(base, "rb") as src, open(dest, "wb") as out:
-        data = src.read()
-        out.write(data + b"\0" * (-len(data) % 4) + archive)
 
 
 def run(args, **kwargs):
@@ -49,7 +34,7 @@ def guest(prefix, workdir, fixtures):
     with open(disk, "wb") as handle:
         handle.truncate(16 << 20)
     initrd = os.path.join(workdir, name + "-initrd.img")
-    make_initrd(uvtest.STANDIN_INITRD, {"ks.cfg": KICKSTART}, initrd)
+    uvtest.initrd_with(uvtest.STANDIN_INITRD, {"ks.cfg": KICKSTART}, initrd)
     log = os.path.join(workdir, name + ".log")
     spec = dict(name=name, hypervisor="qemu", memory=256, vcpus=1,
                 boot=dict(kernel=uvtest.KERNEL, initrd=initrd,

@@ -10,10 +10,8 @@ import hashlib
 import json
 import os
 import re
-import time
 
 import pytest
-from lxml import etree
 
 import uvtest
 
@@ -55,47 +53,6 @@ def run_play(workdir, name, variables):
         return proc, json.load(handle)
 
 
-def domain_xml(name, kernel, initrd, cmdline, log, memory_mib=256, disk=None):
-    dom = etree.Element("domain", type="qemu")
-    etree.SubElement(dom, "name").text = name
-    etree.SubElement(dom, "memory", unit="MiB").text = str(memory_mib)
-    etree.SubElement(dom, "vcpu").text = "1"
-    os_ = etree.SubElement(dom, "os")
-    etree.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
-    etree.SubElement(os_, "kernel").text = kernel
-    etree.SubElement(os_, "initrd").text = initrd
-    etree.SubElement(os_, "cmdline").text = cmdline
-    etree.SubElement(etree.SubElement(dom, "features"), "acpi")   # poweroff needs ACPI
-    for event in ("on_poweroff", "on_reboot", "on_crash"):
-        etree.SubElement(dom, event).text = "destroy"
-    devices = etree.SubElement(dom, "devices")
-    if disk:
-        disk_el = etree.SubElement(devices, "disk", type="file", device="disk")
-        etree.SubElement(disk_el, "driver", name="qemu", type="raw")
-        etree.SubElement(disk_el, "source", file=disk)
-        etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
-    serial = etree.SubElement(devices, "serial", type="file")
-    etree.SubElement(serial, "source", path=log)
-    etree.SubElement(serial, "target", port="0")
-    etree.SubElement(devices, "memballoon", model="none")
-    return etree.tostring(dom, encoding="unicode")
-
-
-def boot_until_off(conn, xml, timeout):
-    import libvirt
-    dom = conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-    started = time.monotonic()
-    dom.create()
-    while dom.isActive():
-        if time.monotonic() - started > timeout:
-            dom.destroy()
-            dom.undefine()
-            raise AssertionError("guest still running after %ds" % timeout)
-        time.sleep(0.5)
-    dom.undefine()
-    return time.monotonic() - started
-
-
 def serial_text(log):
     with open(log, "rb") as handle:
         return handle.read().decode("utf-8", "replace")
@@ -126,8 +83,8 @@ def test_kickstart_injected_into_standin_initrd_installs(libvirt_conn, prefix, w
         handle.truncate(16 << 20)
     log = os.path.join(workdir, name + ".log")
     cmdline = "console=ttyS0 panic=-1 " + " ".join(ks["kernel_args"])
-    seconds = boot_until_off(libvirt_conn, domain_xml(name, uvtest.KERNEL, variables["guest_initrd"],
-                                                      cmdline, log, disk=disk), timeout=600)
+    xml = uvtest.kernel_boot_xml(name, uvtest.KERNEL, variables["guest_initrd"], cmdline, log, disk=disk, network=False)
+    seconds = uvtest.boot_until_off(libvirt_conn, xml, timeout=600)
     lines = uvtest.console_lines(log)
     print("stand-in install took %.1f s\n%s" % (seconds, "\n".join(lines)))
     record = uvtest.read_install_record(disk)
@@ -173,8 +130,8 @@ def test_preseed_injected_into_debian_netboot_initrd_is_read(libvirt_conn, prefi
     log = os.path.join(workdir, name + ".log")
     cmdline = " ".join(preseed["kernel_args"] + ["console=ttyS0,115200n8"])
     assert "auto=true" in cmdline and "priority=critical" in cmdline
-    seconds = boot_until_off(libvirt_conn, domain_xml(name, kernel, variables["guest_initrd"], cmdline, log,
-                                                      memory_mib=1024), timeout=900)
+    xml = uvtest.kernel_boot_xml(name, kernel, variables["guest_initrd"], cmdline, log, memory_mib=1024, network=False)
+    seconds = uvtest.boot_until_off(libvirt_conn, xml, timeout=900)
     console = serial_text(log)
     print("d-i reached early_command and powered off after %.1f s" % seconds)
     assert marker in console, console[-3000:]
