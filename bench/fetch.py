@@ -8,7 +8,7 @@ file to a file.  Medians over the rounds, the ratio, and the module's peak RSS (
 wait4) for the large file and for a small one, to show memory does not grow with size.
 
     scripts/test.sh pytest --version >/dev/null   # (any test.sh call sets up the venv)
-    PYTHONPATH=/var/tmp/unattended-virt/collections /var/tmp/unattended-virt/venv/bin/python bench/fetch.py [--mib 256] [--rounds 5]
+    bash bench/run_all.sh fetch      # or, with the environment it sets: bench/fetch.py [--mib 256] [--rounds 5]
 """
 import argparse
 import hashlib

@@ -16,7 +16,7 @@ alternate between:
 Every output is removed before its next round, so every write is a fresh 150 MB write.
 Medians and ratios to cat are printed, and the same as JSON on the last line.
 
-    PYTHONPATH=/var/tmp/unattended-virt/collections /var/tmp/unattended-virt/venv/bin/python bench/inject.py [--mb 150] [--rounds 5]
+    bash bench/run_all.sh inject      # or, with the environment it sets: bench/inject.py [--mb 150] [--rounds 5]
 """
 import argparse
 import json

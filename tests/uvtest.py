@@ -1,5 +1,6 @@
 """Helpers shared by the unit and integration tests: paths of the rig, real servers on
 127.0.0.1 (HTTP with fault injection, FTP), module runners and install-record reading."""
+import hashlib
 import json
 import os
 import shutil
@@ -15,7 +16,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.environ.get("UV_WORK", "/var/tmp/unattended-virt")
 FIXTURES = os.environ.get("UV_FIXTURES", os.path.join(WORK, "fixtures"))
-COLLECTIONS = os.environ.get("UV_COLLECTIONS", os.path.join(WORK, "collections"))
+# The same per-clone folder as scripts/common.sh: ansible_collections/unattended/virt -> REPO.
+COLLECTIONS = os.environ.get("UV_COLLECTIONS") or os.path.join(
+    WORK, "collections", hashlib.sha256(REPO.encode()).hexdigest()[:12])
 URI = os.environ.get("UV_URI", "qemu:///system")
 KERNEL = os.path.join(FIXTURES, "kernel", "vmlinuz")
 STANDIN_INITRD = os.path.join(FIXTURES, "standin", "initrd.img")
