@@ -188,6 +188,7 @@ def main():
             for host in ours_hosts.values():
                 os.makedirs(host["guest_install_work_dir"], exist_ok=True)
         details = {}
+        failures = []
         for rnd, side in common.alternate(opts.rounds, list(times)):
             if side.startswith("ours"):
                 env = {"ANSIBLE_COLLECTIONS_PATH": patched, "PYTHONPATH": patched} if side != "ours" else None
@@ -201,8 +202,12 @@ def main():
             else:
                 secs, proc, timing = common.run_playbook(cl_playbook, inv_cl, root, venv_bin=venv_bin)
                 changed = [line for line in proc.stdout.splitlines() if " changed=" in line]
-            times[side].append(secs)
             runs = common.module_runs(timing)
+            if proc.returncode != 0:   # a failed run is no figure: reported, left out of the medians
+                failures.append({"side": side, "round": rnd, "rc": proc.returncode, "tail": proc.stdout[-2000:]})
+                print("round %d %-24s FAILED rc=%d (left out of the medians)" % (rnd, side, proc.returncode), flush=True)
+                continue
+            times[side].append(secs)
             profile = sorted(((r["end"] - r["start"], r["task"], r["action"], r["host"], r["runs"])
                               for r in timing["tasks"]), reverse=True)
             details[side] = {"rc": proc.returncode, "recap": changed, "module_runs_per_host": runs,
@@ -236,7 +241,7 @@ def main():
             med["ours, one find per host"] / med["ping floor"]))
     common.save("rerun", {"hosts": opts.hosts, "guests": opts.guests, "rounds": opts.rounds, "times": times,
                           "median_s": med, "details": details, "speedup_vs_community": speedup,
-                          "ratio_to_floor": floor, "machine": info})
+                          "ratio_to_floor": floor, "machine": info, "failed_runs": failures})
 
 
 if __name__ == "__main__":
