@@ -59,7 +59,9 @@ CL_PLAYBOOK = """---
             size: %(disk_gib)d
             format: raw
         networks: []
-        qemu_commandline: " -netdev user,id=uvnet0 -device virtio-net-pci,netdev=uvnet0,bus=pcie.0,addr=0x10"   # leading space: else argparse takes -n for --name; an address of its own: libvirt numbers its root ports from slot 1
+        # leading space: else virt-install's argparse takes -n for --name;
+        # an address of its own: libvirt numbers its root ports from slot 1
+        qemu_commandline: " -netdev user,id=uvnet0 -device virtio-net-pci,netdev=uvnet0,bus=pcie.0,addr=0x10"
       loop: "{{ bench_guests }}"
 """ % dict(GUEST, disk_gib=GUEST["disk_mib"] // 1024)
 
