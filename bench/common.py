@@ -159,8 +159,8 @@ def run_playbook(playbook, inventory, workdir, venv_bin=OUR_VENV_BIN, args=(), t
             timing = json.load(handle)
         os.unlink(timing_file)
     if proc.returncode != 0:
-        print("playbook %s failed (rc %d):\n%s\n%s" % (
-            playbook, proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:]), file=sys.stderr)
+        print("playbook %s failed (rc %d):\n%s\n%s" % (playbook, proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:]),
+              file=sys.stderr)
     return seconds, proc, timing
 
 

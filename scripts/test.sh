@@ -72,10 +72,15 @@ case "$what" in
   unit) run_pytest tests/unit "$@" ;;
   integration) run_pytest tests/integration "$@" ;;
   pytest) run_pytest "$@" ;;
-  all)
-    sanity
-    lint
-    run_pytest tests/unit tests/integration "$@"
+  all)  # every stage runs, so one report shows every failure; any failure fails the command
+    failed=()
+    sanity || failed+=(sanity)
+    lint || failed+=(lint)
+    run_pytest tests/unit tests/integration "$@" || failed+=(pytest)
+    if [ ${#failed[@]} -gt 0 ]; then
+      log "FAILED stages: ${failed[*]} (after $((SECONDS - T0)) s)"
+      exit 1
+    fi
     ;;
   *) echo "usage: $0 [all|sanity|lint|unit|integration|pytest] [pytest args]" >&2; exit 2 ;;
 esac

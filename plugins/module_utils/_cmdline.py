@@ -61,4 +61,3 @@ def check_path(what, path):
     if not path.startswith("/"):
         raise InvalidInput("%s must be an absolute path, not %r" % (what, path))
     return path
-
