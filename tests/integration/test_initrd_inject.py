@@ -28,6 +28,7 @@ PLAYBOOK = """\
       unattended.virt.initrd_inject:
         src: "{{ base_initrd }}"
         dest: "{{ guest_initrd }}"
+        checksum: true
         files:
           - path: "{{ kickstart_result.initrd_path }}"
             src: "{{ kickstart_result.path }}"

@@ -165,6 +165,11 @@ def test_initrd_layout_pads_base_to_four_bytes(tmp_path, base_size):
     assert size == len(data) == _cpio.expected_size(base_size, archive)
     assert sha == hashlib.sha256(data).hexdigest()
     assert _cpio.digest(str(base), archive) == (size, sha)
+    fast = tmp_path / "fast"
+    with open(fast, "wb") as handle:
+        assert _cpio.write(str(base), archive, handle, checksum=False) == (size, None)
+    assert fast.read_bytes() == data
+    assert _cpio.same_content(str(base), archive, str(fast))
 
 
 def test_gzip_base_then_archive_is_read_by_cpio_after_the_gzip_member(tmp_path):

@@ -20,6 +20,7 @@ def base(tmp_path):
 
 def inject(base, dest, files, **kwargs):
     args = dict(src=str(base), dest=str(dest), files=files)
+    args["checksum"] = kwargs.get("checksum", True)
     args.update({k: v for k, v in kwargs.items() if k in ("mode",)})
     return uvtest.run_module("initrd_inject", args, check=kwargs.get("check", False),
                              diff=kwargs.get("diff", False))
@@ -53,6 +54,23 @@ def test_writes_original_padding_archive_0600_then_is_idempotent(base, tmp_path)
     after = dest.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), "rewritten"
     assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")] == []
+
+
+def test_default_copies_without_checksum_same_bytes_and_idempotent(base, tmp_path):
+    """Without checksum the kernel copies the base: the same bytes, no sha256 returned."""
+    files = [{"path": "/ks.cfg", "content": SECRET}]
+    hashed = inject(base, tmp_path / "hashed.img", files)
+    first = inject(base, tmp_path / "fast.img", files, checksum=False)
+    assert first["changed"] is True and "sha256" not in first
+    assert (tmp_path / "fast.img").read_bytes() == (tmp_path / "hashed.img").read_bytes()
+    assert first["size"] == hashed["size"]
+    assert stat.S_IMODE((tmp_path / "fast.img").stat().st_mode) == 0o600
+    before = (tmp_path / "fast.img").stat()
+    second = inject(base, tmp_path / "fast.img", files, checksum=False)
+    assert second["changed"] is False and second["size"] == first["size"]
+    assert (tmp_path / "fast.img").stat().st_mtime_ns == before.st_mtime_ns
+    checked = inject(base, tmp_path / "fast.img", [{"path": "/ks.cfg", "content": "other\n"}], checksum=False, check=True)
+    assert checked["changed"] is True and (tmp_path / "fast.img").stat().st_mtime_ns == before.st_mtime_ns
 
 
 def test_check_mode_touches_nothing_and_predicts(base, tmp_path):
