@@ -19,7 +19,7 @@ M = 1 << 20
 @pytest.fixture(scope="module")
 def pool(libvirt_conn, prefix, workdir):
     """Name and directory of this module's pool; the pool is removed at the end (its volumes too)."""
-    name = prefix + "pool"
+    name = prefix + "volume-pool"   # test_guest_install has prefix + "pool"
     path = os.path.join(workdir, "pool")
     yield name, path
     import libvirt
