@@ -510,31 +510,23 @@ def _apply_console(devices, path, virt_type):
     """The guest's first console written to ``path``: a serial port (HVM) with a console
     on it, or the Xen PV console (hvc0)."""
     if virt_type == "pv":
-        consoles = devices.findall("console")
-        console = consoles[0] if consoles else _insert(devices, etree.Element("console"), _DEVICE_ORDER)
-        console.set("type", "file")
-        _replace_source(console, {"path": path})
-        target = console.find("target")
-        if target is None:
-            target = etree.SubElement(console, "target")
-        _set_attrs(target, {"type": "xen", "port": "0"})
+        _file_char_device(devices, "console", path, {"type": "xen", "port": "0"})
         return
-    serials = devices.findall("serial")
-    serial = serials[0] if serials else _insert(devices, etree.Element("serial"), _DEVICE_ORDER)
-    serial.set("type", "file")
-    _replace_source(serial, {"path": path})
-    target = serial.find("target")
+    _file_char_device(devices, "serial", path, {"port": "0"})
+    _file_char_device(devices, "console", path, {"type": "serial", "port": "0"})
+
+
+def _file_char_device(devices, tag, path, target_attrs):
+    """The first ``<serial>``/``<console>`` (created if missing) as type file on ``path``,
+    with ``target_attrs`` set on its target; other attributes already there are kept."""
+    found = devices.findall(tag)
+    device = found[0] if found else _insert(devices, etree.Element(tag), _DEVICE_ORDER)
+    device.set("type", "file")
+    _replace_source(device, {"path": path})
+    target = device.find("target")
     if target is None:
-        target = etree.SubElement(serial, "target")
-    target.set("port", "0")
-    consoles = devices.findall("console")
-    console = consoles[0] if consoles else _insert(devices, etree.Element("console"), _DEVICE_ORDER)
-    console.set("type", "file")
-    _replace_source(console, {"path": path})
-    target = console.find("target")
-    if target is None:
-        target = etree.SubElement(console, "target")
-    _set_attrs(target, {"type": "serial", "port": "0"})
+        target = etree.SubElement(device, "target")
+    _set_attrs(target, target_attrs)
 
 
 # --------------------------------------------------------------------------- raw XML
