@@ -23,25 +23,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 def host_vars(uri, root, pool=None, **extra):
     """Variables of one pretend hypervisor host whose files all live under ``root``."""
-    values = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "guest_install_uri": uri,
-        "guest_install_cache_dir": os.path.join(root, "cache"),
-        "guest_install_work_dir": os.path.join(root, "work"),
-        "guest_install_pool": pool or os.path.basename(root) + "-pool",
-        "guest_install_pool_path": os.path.join(root, "pool"),
-        "guest_install_memory": 256,
-        "guest_install_vcpus": 1,
-        "guest_install_disk_size": "16M",
-        "guest_install_hypervisor": "qemu",
-        "guest_install_interfaces": [{"type": "user"}],
-        "guest_install_extra_args": ["panic=-1"],   # a kernel panic ends the guest instead of hanging
-        "guest_install_timeout": 300,
-        "guest_install_progress_interval": 5,
-    }
-    values.update(extra)
-    return values
+    return uvtest.guest_install_host_vars(uri, root, pool, **extra)
 
 
 def write_inventory(path, hosts):

@@ -41,26 +41,10 @@ def clean(daemon):
 
 
 def host_vars(node, root, names, tmpdir):
-    return {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "ansible_remote_tmp": tmpdir,
-        "guest_install_uri": node.uri,
-        "guest_install_cache_dir": os.path.join(root, "cache"),
-        "guest_install_work_dir": os.path.join(root, "work"),
-        "guest_install_pool": "reliability-" + os.path.basename(root),
-        "guest_install_pool_path": os.path.join(root, "pool"),
-        "guest_install_memory": 256,
-        "guest_install_vcpus": 1,
-        "guest_install_disk_size": "16M",
-        "guest_install_hypervisor": "qemu",
-        "guest_install_interfaces": [{"type": "user"}],
-        "guest_install_extra_args": ["panic=-1"],
-        "guest_install_timeout": 300,
-        "guest_install_progress_interval": 2,
-        "guest_install_concurrency": 3,
-        "guest_install_guests": [{"name": n, "location": names[n]} for n in sorted(names)],
-    }
+    return uvtest.guest_install_host_vars(
+        node.uri, root, "reliability-" + os.path.basename(root), ansible_remote_tmp=tmpdir,
+        guest_install_progress_interval=2, guest_install_concurrency=3,
+        guest_install_guests=[{"name": n, "location": names[n]} for n in sorted(names)])
 
 
 def write_inventory(path, variables):

@@ -4,7 +4,6 @@ unless the user opted in by name (domain ``adopt``, guest ``disk.reuse``)."""
 import hashlib
 import json
 import os
-import sys
 
 import pytest
 
@@ -19,26 +18,7 @@ def sha256(path):
 
 
 def host_vars(root, pool, guests, **extra):
-    values = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "guest_install_uri": uvtest.URI,
-        "guest_install_cache_dir": os.path.join(root, "cache"),
-        "guest_install_work_dir": os.path.join(root, "work"),
-        "guest_install_pool": pool,
-        "guest_install_pool_path": os.path.join(root, "pool"),
-        "guest_install_memory": 256,
-        "guest_install_vcpus": 1,
-        "guest_install_disk_size": "16M",
-        "guest_install_hypervisor": "qemu",
-        "guest_install_interfaces": [{"type": "user"}],
-        "guest_install_extra_args": ["panic=-1"],
-        "guest_install_timeout": 300,
-        "guest_install_progress_interval": 5,
-        "guest_install_guests": guests,
-    }
-    values.update(extra)
-    return values
+    return uvtest.guest_install_host_vars(uvtest.URI, root, pool, guest_install_guests=guests, **extra)
 
 
 def provision(tmp_path, variables, *extra):

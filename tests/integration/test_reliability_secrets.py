@@ -6,7 +6,6 @@ import glob
 import json
 import os
 import stat
-import sys
 import threading
 import time
 
@@ -22,24 +21,8 @@ SECRETS = (ROOT_PW, USER_PW)
 
 
 def host_vars(root, pool, guests):
-    return {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "guest_install_uri": uvtest.URI,
-        "guest_install_cache_dir": os.path.join(root, "cache"),
-        "guest_install_work_dir": os.path.join(root, "work"),
-        "guest_install_pool": pool,
-        "guest_install_pool_path": os.path.join(root, "pool"),
-        "guest_install_memory": 256,
-        "guest_install_vcpus": 1,
-        "guest_install_disk_size": "16M",
-        "guest_install_hypervisor": "qemu",
-        "guest_install_interfaces": [{"type": "user"}],
-        "guest_install_extra_args": ["panic=-1"],
-        "guest_install_timeout": 300,
-        "guest_install_progress_interval": 2,
-        "guest_install_guests": guests,
-    }
+    return uvtest.guest_install_host_vars(uvtest.URI, root, pool, guest_install_guests=guests,
+                                          guest_install_progress_interval=2)
 
 
 def kickstart(**extra):
