@@ -94,7 +94,6 @@ def normalize(guest, defaults):
         "media": dict(guest.get("media") or {}),
         "confirm_token": bool(_pick(guest, defaults, "confirm_token", True)),
         "timeout": timeout,
-        "answer_file": "%s/%s.answers" % (work, name),
         "initrd": "%s/%s-initrd.img" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),
@@ -105,7 +104,8 @@ def guest_install_plan(guests, domains, defaults=None):
     """What each guest needs, from the guests asked for and domain_info's ``domains``.
 
     Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
-    normalized guest with ``reinstall`` and ``recreate_disk`` set), ``start``, ``stop``,
+    normalized guest; module install_batch decides under its lock whether to reinstall one
+    caught mid-install or to join the run that is installing it), ``start``, ``stop``,
     ``remove``, ``ok`` (names already as asked) and ``failed`` ({name, reason}: guests this
     run refuses to touch)."""
     defaults = defaults or {}
@@ -120,9 +120,6 @@ def guest_install_plan(guests, domains, defaults=None):
         seen.add(name)
         dom = current.get(name)
         meta = (dom or {}).get("metadata")
-        guest["domain_state"] = (dom or {}).get("state")
-        guest["reinstall"] = False
-        guest["recreate_disk"] = False
         if dom is None:
             if guest["state"] == "absent":
                 plan["ok"].append(name)
@@ -137,8 +134,6 @@ def guest_install_plan(guests, domains, defaults=None):
         if guest["state"] == "absent":
             plan["remove"].append(guest)
         elif meta.get("phase") != "installed":
-            guest["reinstall"] = True
-            guest["recreate_disk"] = guest["disk_created_by_us"]
             plan["install"].append(guest)
         elif guest["state"] == "running" and dom.get("state") != "running":
             plan["start"].append(guest)
@@ -200,6 +195,15 @@ def guest_install_summary(results_by_host):
     return [(template % tuple(row)).rstrip() for row in rows]
 
 
+def guest_install_result(item, result=None):
+    """One line of a host's results from an install_batch entry; ``result`` overrides its own."""
+    out = {"name": item.get("name"), "result": result or item.get("result"), "seconds": item.get("seconds"),
+           "reason": item.get("reason") or ""}
+    if item.get("console_tail"):
+        out["console_tail"] = item["console_tail"]
+    return out
+
+
 def guest_install_failures(results_by_host):
     """The ``host/guest`` names that failed (a host that did not finish counts as one)."""
     failed = []
@@ -218,4 +222,5 @@ class FilterModule(object):
             "guest_install_plan": guest_install_plan,
             "guest_install_summary": guest_install_summary,
             "guest_install_failures": guest_install_failures,
+            "guest_install_result": guest_install_result,
         }

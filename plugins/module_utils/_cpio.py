@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import stat
+import tempfile
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 
@@ -286,6 +287,23 @@ def write(base_path, archive, out, checksum=True):
             digest.update(chunk)
             size += len(chunk)
     return size, digest.hexdigest()
+
+
+def write_file(base_path, archive, dest, checksum=False):
+    """base + archive into a temporary file beside ``dest`` (0600 from its first moment,
+    so the secrets inside are never readable by others), renamed over ``dest`` when whole;
+    returns (size, sha256 or None).  An interruption leaves ``dest`` as it was."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".",
+                               prefix=".%s." % os.path.basename(dest), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            size, sha = write(base_path, archive, out, checksum=checksum)
+        os.rename(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return size, sha
 
 
 def digest(base_path, archive):

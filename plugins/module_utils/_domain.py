@@ -19,7 +19,7 @@ from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import libvirt
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import connection_argument_spec, libvirt
 
 STATE_NAMES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown",
                5: "shutoff", 6: "crashed", 7: "pmsuspended"}
@@ -449,4 +449,58 @@ def ensure(conn, params, check_mode, uri="this host"):
     return result
 
 
-__all__ = ["ensure", "wait_for", "resolve_platform", "parse_capabilities", "UnattendedVirtError"]
+# --------------------------------------------------------------------------- options
+def argument_spec():
+    """The options of the domain module (also how install_batch checks the domains it defines)."""
+    spec = connection_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        hypervisor=dict(type="str", choices=["xen", "kvm", "qemu"]),
+        virt_type=dict(type="str", choices=["hvm", "pv"]),
+        memory=dict(type="int"),
+        vcpus=dict(type="int"),
+        arch=dict(type="str"),
+        machine=dict(type="str"),
+        loader=dict(type="path"),
+        emulator=dict(type="path"),
+        boot=dict(type="dict", options=dict(
+            kernel=dict(type="path"),
+            initrd=dict(type="path"),
+            cmdline=dict(type="str"),
+            devices=dict(type="list", elements="str", choices=["hd", "cdrom", "network"]),
+        )),
+        disks=dict(type="list", elements="dict", options=dict(
+            pool=dict(type="str"),
+            volume=dict(type="str"),
+            path=dict(type="path"),
+            device=dict(type="str", choices=["disk", "cdrom"], default="disk"),
+            bus=dict(type="str", choices=["virtio", "ide", "sata", "scsi", "xen", "usb"]),
+            format=dict(type="str", choices=["raw", "qcow2"]),
+        )),
+        interfaces=dict(type="list", elements="dict", options=dict(
+            bridge=dict(type="str"),
+            network=dict(type="str"),
+            type=dict(type="str", choices=["bridge", "network", "user"]),
+            mac=dict(type="str"),
+            model=dict(type="str"),
+        )),
+        console_log=dict(type="path"),
+        on_reboot=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
+        on_poweroff=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
+        on_crash=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
+        metadata=dict(type="dict"),
+        xml=dict(type="str"),
+        adopt=dict(type="bool", default=False),
+        remove_storage=dict(type="bool", default=False),
+        force_off=dict(type="bool", default=False),
+        state=dict(type="str", choices=["present", "running", "shutoff", "absent"], default="present"),
+        wait=dict(type="dict", options=dict(
+            state=dict(type="str", choices=["running", "shutoff"], required=True),
+            timeout=dict(type="int", default=600),
+        )),
+    )
+    return spec
+
+
+
+__all__ = ["argument_spec", "ensure", "wait_for", "resolve_platform", "parse_capabilities", "UnattendedVirtError"]

@@ -360,61 +360,7 @@ from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libvirt)
-
-LIFECYCLE = ["destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"]
-
-
-def argument_spec():
-    spec = connection_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        hypervisor=dict(type="str", choices=["xen", "kvm", "qemu"]),
-        virt_type=dict(type="str", choices=["hvm", "pv"]),
-        memory=dict(type="int"),
-        vcpus=dict(type="int"),
-        arch=dict(type="str"),
-        machine=dict(type="str"),
-        loader=dict(type="path"),
-        emulator=dict(type="path"),
-        boot=dict(type="dict", options=dict(
-            kernel=dict(type="path"),
-            initrd=dict(type="path"),
-            cmdline=dict(type="str"),
-            devices=dict(type="list", elements="str", choices=["hd", "cdrom", "network"]),
-        )),
-        disks=dict(type="list", elements="dict", options=dict(
-            pool=dict(type="str"),
-            volume=dict(type="str"),
-            path=dict(type="path"),
-            device=dict(type="str", choices=["disk", "cdrom"], default="disk"),
-            bus=dict(type="str", choices=["virtio", "ide", "sata", "scsi", "xen", "usb"]),
-            format=dict(type="str", choices=["raw", "qcow2"]),
-        )),
-        interfaces=dict(type="list", elements="dict", options=dict(
-            bridge=dict(type="str"),
-            network=dict(type="str"),
-            type=dict(type="str", choices=["bridge", "network", "user"]),
-            mac=dict(type="str"),
-            model=dict(type="str"),
-        )),
-        console_log=dict(type="path"),
-        on_reboot=dict(type="str", choices=LIFECYCLE),
-        on_poweroff=dict(type="str", choices=LIFECYCLE),
-        on_crash=dict(type="str", choices=LIFECYCLE),
-        metadata=dict(type="dict"),
-        xml=dict(type="str"),
-        adopt=dict(type="bool", default=False),
-        remove_storage=dict(type="bool", default=False),
-        force_off=dict(type="bool", default=False),
-        state=dict(type="str", choices=["present", "running", "shutoff", "absent"], default="present"),
-        wait=dict(type="dict", options=dict(
-            state=dict(type="str", choices=["running", "shutoff"], required=True),
-            timeout=dict(type="int", default=600),
-        )),
-    )
-    return spec
-
+    connect, require_libvirt)
 
 STRUCTURED = ("memory", "vcpus", "boot", "disks", "interfaces", "console_log", "on_reboot",
               "on_poweroff", "on_crash", "hypervisor", "virt_type")
@@ -422,7 +368,7 @@ STRUCTURED = ("memory", "vcpus", "boot", "disks", "interfaces", "console_log", "
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(),
+        argument_spec=_domain.argument_spec(),
         mutually_exclusive=[("xml", key) for key in STRUCTURED],
         supports_check_mode=True,
     )

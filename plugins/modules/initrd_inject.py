@@ -141,7 +141,6 @@ size:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -177,28 +176,6 @@ def check_paths(src, dest):
         raise InvalidInput("dest %s is src: the original initrd is never modified" % dest)
 
 
-def write_atomically(module, src, archive, dest, checksum):
-    """base + archive into a temporary file beside dest (0600 from the start), moved into
-    place; returns (size, sha256 or None)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".",
-                               prefix=".%s." % os.path.basename(dest), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            size, sha = _cpio.write(src, archive, out, checksum=checksum)
-        # atomic_move gives a new file 0666 & ~umask: with umask 077 that is 0600, so the
-        # secrets inside are never readable by others, not even for a moment.
-        old_umask = os.umask(0o077)
-        try:
-            module.atomic_move(tmp, dest, keep_dest_attrs=False)
-        finally:
-            os.umask(old_umask)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return size, sha
-
-
 def run(module):
     params = module.params
     src, dest = params["src"], params["dest"]
@@ -225,7 +202,7 @@ def run(module):
             else:
                 size = _cpio.expected_size(os.stat(src).st_size, archive)
         else:
-            size, sha = write_atomically(module, src, archive, dest, checksum)
+            size, sha = _cpio.write_file(src, archive, dest, checksum)
     if existed or not module.check_mode:
         changed = module.set_mode_if_different(dest, params["mode"], changed)
 

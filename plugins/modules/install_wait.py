@@ -13,8 +13,11 @@ short_description: Wait for guests that are installing, with progress, and confi
 description:
   - Waits for a batch of guests started in their install phase (by role C(unattended.virt.guest_install))
     until each one has shut off, has disappeared, or has run out of time.
-  - Polls the host with one M(unattended.virt.domain_info) call per round for the whole batch and prints
-    a progress line per guest (elapsed time, last console line) every O(progress_interval) seconds.
+  - Watches the batch on the host, in rounds of M(unattended.virt.install_batch) with O(unattended.virt.install_batch#module:step=wait),
+    one module run per O(progress_interval) for the whole batch, and prints a progress line per guest
+    (elapsed time, last console line) after each round. The end of an install is seen within
+    O(poll_interval) seconds.
+  - A round that cannot read the host (libvirtd restarting) is retried 4 times, 3 seconds apart.
   - A guest that shut off counts as installed only when its console log holds the line
     C(UNATTENDED-VIRT-INSTALLED <token>) that the built-in answer files print as their last step;
     otherwise it is failed, with the tail of its console log.
@@ -53,18 +56,14 @@ options:
         description: Seconds the install may take, counted from O(guests[].started).
         type: int
         default: 3600
-      guest:
-        description: Anything; ignored (the role passes its guest record along).
-        type: raw
-      metadata:
-        description: Anything; ignored (the role passes the guest's metadata along).
-        type: raw
   poll_interval:
-    description: Seconds between polls of the host.
+    description: Seconds between two looks at the guests, on the host.
     type: float
-    default: 3.0
+    default: 0.5
   progress_interval:
-    description: Seconds between progress lines.
+    description:
+      - Seconds between progress lines.
+      - Each round of this many seconds is one run of M(unattended.virt.install_batch) on the host.
     type: int
     default: 15
   tail_lines:

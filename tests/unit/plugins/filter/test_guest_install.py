@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.unattended.virt.plugins.filter.guest_install import (
-    guest_install_failures, guest_install_plan, guest_install_summary, normalize)
+    guest_install_failures, guest_install_result, guest_install_plan, guest_install_summary, normalize)
 
 DEFAULTS = {"uri": "qemu:///system", "work_dir": "/srv/uv", "memory": 512, "disk_size": "8G",
             "kickstart": {"lang": "de_DE.UTF-8", "packages": ["@core"]}}
@@ -51,13 +51,20 @@ def test_what_each_guest_needs(wanted, found, expected):
     assert where(plan, "g") == expected
 
 
-def test_interrupted_install_recreates_only_a_disk_we_created():
-    plan = plan_of([{"name": "a", "location": URL}, {"name": "b", "location": URL}],
-                   [dom("a", phase="installing", disk_created_by_us="yes"),
-                    dom("b", phase="installing", disk_created_by_us="no")])
-    by_name = dict((g["name"], g) for g in plan["install"])
-    assert by_name["a"]["reinstall"] and by_name["a"]["recreate_disk"]
-    assert by_name["b"]["reinstall"] and not by_name["b"]["recreate_disk"]
+def test_removal_deletes_only_a_disk_we_created():
+    plan = plan_of([{"name": "a", "state": "absent"}, {"name": "b", "state": "absent"}],
+                   [dom("a", phase="installed", disk_created_by_us="yes"),
+                    dom("b", phase="installed", disk_created_by_us="no")])
+    by_name = dict((g["name"], g) for g in plan["remove"])
+    assert by_name["a"]["disk_created_by_us"] and not by_name["b"]["disk_created_by_us"]
+
+
+def test_result_line_from_an_install_batch_entry():
+    entry = {"name": "a", "result": "failed", "reason": "boom", "seconds": 7, "console_tail": ["x"], "token": "t"}
+    assert guest_install_result(entry) == {"name": "a", "result": "failed", "seconds": 7, "reason": "boom",
+                                           "console_tail": ["x"]}
+    assert guest_install_result({"name": "b", "result": "installed"}, "unchanged") == {
+        "name": "b", "result": "unchanged", "seconds": None, "reason": ""}
 
 
 def test_media_once_per_distinct_tree():
@@ -86,7 +93,6 @@ def test_defaults_and_per_guest_values():
     assert guest["extra_args"] == ["panic=-1", "a=1", "b"]
     assert guest["kickstart"] == {"lang": "de_DE.UTF-8", "packages": ["vim"]}
     assert guest["initrd"] == "/srv/uv/web1-initrd.img"
-    assert guest["answer_file"] == "/srv/uv/web1.answers"
     assert guest["install_log"] == "/srv/uv/web1-install.log"
     assert guest["console_log"] == "/srv/uv/web1-console.log"
     assert guest["hypervisor"] == "auto" and guest["state"] == "running"

@@ -1,8 +1,8 @@
-"""install_wait's decision per guest: installed only when the guest stopped and its
+"""The decision per guest after an install (module_utils._install.judge): installed only when the guest stopped and its
 console shows its success token."""
 import pytest
 
-from ansible_collections.unattended.virt.plugins.action.install_wait import clean_lines, elapsed_text, judge
+from ansible_collections.unattended.virt.plugins.module_utils._install import clean_lines, elapsed_text, judge
 
 TOKEN = "k3x9"
 GOOD_LOG = "STANDIN: running post-install script\r\nUNATTENDED-VIRT-INSTALLED k3x9\r\n[ 5.1] reboot: Power down\r\n"

@@ -1,0 +1,325 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The install phase of a batch of guests, as module ``install_batch`` runs it on the host:
+
+- ``start_guest``: the answer file into a per-guest initrd, the install-phase define
+  (direct kernel boot, our metadata ``phase=installing``), the disk, the start;
+- ``wait_round``: watch the batch until each installer has stopped or a round ends;
+- ``finish_guest``: the per-guest initrd removed, then the define that boots from disk
+  (``phase=installed``).
+
+A whole batch is one process with one libvirt connection, so the cost of a batch does not
+grow by a module run per guest per step.  Every decision about a guest is taken under a
+per-host lock, after a fresh read of its domain: two runs at once never install the same
+guest twice; the second joins the install the first one started."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import fcntl
+import glob
+import os
+import re
+import time
+
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio
+from ansible_collections.unattended.virt.plugins.module_utils import _domain
+from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
+from ansible_collections.unattended.virt.plugins.module_utils import _metadata
+from ansible_collections.unattended.virt.plugins.module_utils import _storage
+from ansible_collections.unattended.virt.plugins.module_utils._errors import (
+    InvalidInput, UnattendedVirtError)
+
+TOKEN_PREFIX = "UNATTENDED-VIRT-INSTALLED "
+ENDED = ("shutoff", "crashed")
+TAIL_BYTES = 65536
+LOCK_NAME = ".install.lock"
+
+
+# --------------------------------------------------------------------------- judging an install
+def elapsed_text(seconds):
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return "%dh%02dm%02ds" % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
+    if seconds >= 60:
+        return "%dm%02ds" % divmod(seconds, 60)
+    return "%ds" % seconds
+
+
+def clean_lines(text):
+    """Console text as printable lines (escape sequences and carriage returns dropped)."""
+    out = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = "".join(ch for ch in raw if ch == "\t" or 32 <= ord(ch) < 127 or ord(ch) > 159)
+        line = line.strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def judge(state, log_text, token, elapsed, timeout, tail_lines=20):
+    """The outcome of one guest, or None while it is still installing.
+
+    ``state`` is the domain's state name (None when the domain is gone); ``log_text`` the
+    tail of its console log (None when it could not be read); ``token`` '' when not confirmed."""
+    lines = clean_lines(log_text or "")
+    tail = lines[-tail_lines:]
+    if state is None:
+        return {"result": "failed", "reason": "the domain disappeared while installing", "console_tail": tail}
+    if state in ENDED:
+        if not token:
+            return {"result": "installed", "reason": "", "console_tail": tail}
+        if log_text is None:
+            return {"result": "failed", "reason": "the installer stopped and its console log could not be read",
+                    "console_tail": []}
+        marker = re.compile(r"(^|\s)%s%s(\s|$)" % (re.escape(TOKEN_PREFIX), re.escape(token)))
+        if any(marker.search(line) for line in lines):
+            return {"result": "installed", "reason": "", "console_tail": tail}
+        return {"result": "failed", "console_tail": tail,
+                "reason": "the installer stopped (%s) without printing the success token: the install did not "
+                          "finish, or the answer file lacks the token step" % state}
+    if elapsed > timeout:
+        return {"result": "failed", "console_tail": tail,
+                "reason": "still %s after %s (timeout %ds): left as it is" % (state, elapsed_text(elapsed), timeout)}
+    return None
+
+
+def read_tail(path, size=TAIL_BYTES):
+    """The last ``size`` bytes of a console log as text, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - size))
+            return handle.read().decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+
+
+# --------------------------------------------------------------------------- host-side helpers
+@contextlib.contextmanager
+def host_lock(work_dir):
+    """Held while a run decides about and changes the guests of its batch on this host."""
+    handle = open(os.path.join(work_dir, LOCK_NAME), "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing drops the lock
+
+
+def _domain_now(conn, name):
+    """(domain or None, state name or None, our metadata or None) read just now."""
+    dom = _domain.lookup(conn, name)
+    if dom is None:
+        return None, None, None
+    root = _domain_xml.parse(_domain.inactive_xml(dom))
+    return dom, _domain.state_name(dom), _metadata.parse(root)
+
+
+def _remove_files(paths):
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def per_guest_files(initrd):
+    """The per-guest initrd and any half-written copy an interrupted run left beside it."""
+    folder, base = os.path.split(initrd)
+    return [initrd] + glob.glob(os.path.join(glob.escape(folder), ".%s.*.tmp" % glob.escape(base)))
+
+
+def _ensure(conn, params, check_mode):
+    return _domain.ensure(conn, _domain_params(params), check_mode)
+
+
+def _domain_params(values):
+    """``values`` checked against the domain module's options, defaults filled in."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    checked = ArgumentSpecValidator(_domain.argument_spec()).validate(values)
+    if checked.errors:
+        raise InvalidInput("guest %s: %s" % (values.get("name"), "; ".join(checked.error_messages)))
+    return checked.validated_parameters
+
+
+def _volume_request(guest, state="present"):
+    disk = guest["disk"]
+    return _storage.VolumeRequest(disk["pool"], disk["name"], capacity=disk["size"], fmt=disk["format"],
+                                  state=state, pool_path=disk.get("pool_path"), force=state == "absent")
+
+
+def _install_metadata(guest, token, started, disk_created_by_us):
+    disk = guest["disk"]
+    return {"phase": "installing", "media": guest["location"], "token": token, "started": str(int(started)),
+            "disk": "%s/%s" % (disk["pool"], disk["name"]), "disk_created_by_us": "yes" if disk_created_by_us else "no"}
+
+
+def _install_phase(guest, metadata):
+    return {
+        "name": guest["name"], "hypervisor": guest.get("hypervisor"),
+        "virt_type": guest["virt_type"], "arch": guest.get("arch"), "memory": guest["memory"],
+        "vcpus": guest["vcpus"],
+        "boot": {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
+        "disks": [{"pool": guest["disk"]["pool"], "volume": guest["disk"]["name"], "format": guest["disk"]["format"]}],
+        "interfaces": guest.get("interfaces") or [],
+        "console_log": guest["install_log"],
+        "on_reboot": "destroy", "on_poweroff": "destroy", "on_crash": "destroy",
+        "metadata": metadata, "state": "present",
+    }
+
+
+def _started(guest, result, token, started, metadata, **extra):
+    out = {"name": guest["name"], "result": result, "token": token, "started": int(started),
+           "metadata": metadata, "reason": ""}
+    out.update(extra)
+    return out
+
+
+# --------------------------------------------------------------------------- start
+def _failed(name, err, **extra):
+    out = {"name": name, "result": "failed", "reason": err.msg if not err.hint else "%s. %s" % (err.msg.rstrip("."), err.hint)}
+    out.update(extra)
+    return out
+
+
+def _finished_unseen(meta, install_log):
+    """True when an install-phase guest shut off after printing its token: its run has not
+    finished it yet (or was stopped before it could), but the install itself succeeded."""
+    token = meta.get("token")
+    return bool(token) and judge("shutoff", read_tail(install_log), token, 0, 1)["result"] == "installed"
+
+
+def start_guest(conn, guest, now, check_mode=False):
+    """Start the install of one guest, or join the install another run has under way.
+
+    ``result`` is ``started``, ``joined`` (another run's installer runs, or has finished
+    and awaits its last step: wait for it with its token), ``installed`` (another run
+    finished it meanwhile) or ``failed``."""
+    try:
+        return _start_guest(conn, guest, now, check_mode)
+    except UnattendedVirtError as err:
+        return _failed(guest["name"], err)
+
+
+def _start_guest(conn, guest, now, check_mode):
+    name = guest["name"]
+    dom, state, meta = _domain_now(conn, name)
+    if dom is not None and meta is None:
+        return {"name": name, "result": "failed",
+                "reason": "a domain named %s exists and was not created by unattended.virt: left alone "
+                          "(rename the guest or remove that domain)" % name}
+    if meta is not None and meta.get("phase") == "installed":
+        return {"name": name, "result": "installed", "reason": "installed by another run meanwhile"}
+    if meta is not None and meta.get("token"):
+        try:
+            began = int(meta.get("started") or 0)
+        except ValueError:
+            began = 0
+        running = state not in ENDED and now - began < guest["timeout"]
+        if running or (state in ENDED and _finished_unseen(meta, guest["install_log"])):
+            return _started(guest, "joined", meta["token"], began, meta,
+                            reason="another run started this install: its outcome is this run's")
+
+    reinstall = meta is not None   # caught mid-install, by a run that was stopped, failed or ran out of time
+    token, started = guest["token"], int(now)
+    if reinstall:
+        disk_created_by_us = meta.get("disk_created_by_us") == "yes"
+    else:
+        existing = _storage.ensure_volume(conn, _volume_request(guest), check_mode=True).get("before")
+        if existing and not guest["disk"].get("reuse"):
+            return {"name": name, "result": "failed",
+                    "reason": "volume %s exists in pool %s and was not created for this guest: left alone. Set "
+                              "disk.reuse to install onto it, or give the guest another disk name"
+                              % (guest["disk"]["name"], guest["disk"]["pool"])}
+        disk_created_by_us = not existing
+    metadata = _install_metadata(guest, token, started, disk_created_by_us)
+    if check_mode:
+        return _started(guest, "started", token, started, metadata,
+                        reason="would reinstall (caught mid-install)" if reinstall else "would install")
+
+    try:
+        if reinstall and state not in ENDED:
+            _ensure(conn, {"name": name, "state": "shutoff", "force_off": True}, False)
+        if reinstall and disk_created_by_us:
+            # it belongs to this guest's domain, and this collection created it
+            _storage.ensure_volume(conn, _volume_request(guest, "absent"))
+        archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
+        _remove_files(per_guest_files(guest["initrd"])[1:])
+        _cpio.write_file(guest["base_initrd"], archive, guest["initrd"])
+        _ensure(conn, _install_phase(guest, metadata), False)
+        _storage.ensure_volume(conn, _volume_request(guest))
+        _ensure(conn, {"name": name, "state": "running"}, False)
+    except BaseException:
+        _remove_files(per_guest_files(guest["initrd"]))
+        raise
+    return _started(guest, "started", token, started, metadata)
+
+
+# --------------------------------------------------------------------------- wait
+def wait_round(conn, guests, seconds, poll=0.5, tail_lines=20, clock=time.time, sleep=time.sleep):
+    """Watch ``guests`` (name, console_log, token, started, timeout) for up to ``seconds``.
+
+    Returns (outcomes {name: outcome with seconds}, progress {name: {state, elapsed,
+    last_line}} of those still installing).  Returns as soon as every guest has an outcome."""
+    pending = dict((g["name"], g) for g in guests)
+    outcomes = {}
+    deadline = clock() + seconds
+    while True:
+        now = clock()
+        for name in sorted(pending):
+            guest = pending[name]
+            dom = _domain.lookup(conn, name)
+            state = _domain.state_name(dom) if dom is not None else None
+            elapsed = now - guest["started"]
+            ended = state in ENDED or state is None or elapsed > guest["timeout"]
+            outcome = judge(state, read_tail(guest["console_log"]) if ended else "", guest["token"],
+                            elapsed, guest["timeout"], tail_lines)
+            if outcome is not None:
+                outcome["seconds"] = int(round(elapsed))
+                outcomes[name] = outcome
+                del pending[name]
+        if not pending or clock() >= deadline:
+            break
+        sleep(poll)
+    now = clock()
+    progress = {}
+    for name, guest in pending.items():
+        last = clean_lines(read_tail(guest["console_log"], 2048) or "")
+        progress[name] = {"elapsed": int(now - guest["started"]), "last_line": last[-1][:120] if last else ""}
+    return outcomes, progress
+
+
+# --------------------------------------------------------------------------- finish
+def finish_guest(conn, guest, check_mode=False):
+    """After the wait: the per-guest initrd goes (it holds secrets) whatever the outcome;
+    an installed guest is defined to boot from its disk, ``phase=installed``."""
+    name = guest["name"]
+    outcome = guest["outcome"]
+    if not check_mode:
+        _remove_files(per_guest_files(guest["initrd"]))
+    if outcome.get("result") != "installed":
+        return {"name": name, "result": "failed", "seconds": outcome.get("seconds"),
+                "reason": outcome.get("reason") or "failed", "console_tail": outcome.get("console_tail") or []}
+    dom, _state, meta = _domain_now(conn, name)
+    if dom is None or meta is None:
+        return {"name": name, "result": "failed", "seconds": outcome.get("seconds"),
+                "reason": "the domain disappeared after its install"}
+    if meta.get("phase") == "installed":
+        return {"name": name, "result": "unchanged", "seconds": None, "reason": "installed by another run meanwhile"}
+    if meta.get("token") != guest["token"]:
+        return {"name": name, "result": "failed", "seconds": outcome.get("seconds"),
+                "reason": "another run started a new install of this guest meanwhile"}
+    seconds = int(outcome.get("seconds") or 0)
+    metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
+                    install_seconds=str(seconds))
+    try:
+        _ensure(conn, {"name": name, "boot": {"devices": ["hd"]},
+                       "console_log": guest["console_log"], "on_reboot": "restart", "on_poweroff": "destroy",
+                       "on_crash": "destroy", "metadata": metadata, "state": guest["state"]}, check_mode)
+    except UnattendedVirtError as err:
+        return _failed(name, err, seconds=seconds)
+    return {"name": name, "result": "installed", "seconds": seconds, "reason": ""}

@@ -1,0 +1,396 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: install_batch
+short_description: Start, watch and finish the unattended installs of a batch of guests in one call
+description:
+  - The steps of role C(unattended.virt.guest_install) that touch the host, for all the guests of a
+    batch in one module run and one libvirt connection. Each step is what
+    M(unattended.virt.initrd_inject), M(unattended.virt.volume) and M(unattended.virt.domain) do for
+    one guest, with the same code.
+  - O(step=start), for each guest, in this order. The answer file goes into a per-guest copy of the
+    installer initrd (mode C(0600)). The guest is defined for its install phase (direct kernel boot,
+    C(on_reboot=destroy), console logged to O(guests[].install_log), metadata C(phase=installing) with a
+    fresh token). Then its disk is created, and the installer is started. Defining before creating the
+    disk is what lets a later run know that the disk is ours.
+  - O(step=wait) watches the guests for up to O(wait_seconds). A guest that shut off counts as installed
+    when its console log holds C(UNATTENDED-VIRT-INSTALLED <token>), as the built-in answer files print
+    at their end. It returns as soon as every guest has an outcome.
+  - O(step=finish) removes each guest's per-guest initrd (it holds secrets) whatever the outcome. Then it
+    defines every installed guest to boot from its disk (C(phase=installed)), started or shut off as
+    O(guests[].state) says.
+  - Every decision about a guest is taken under a per-host lock, right after a fresh read of its
+    domain. A guest another run is installing at the same moment is joined, not installed twice, and
+    the same goes for one whose installer finished while no run watched. A guest left mid-install by a
+    run that stopped is installed again; its disk goes only when this collection created it. A domain
+    or disk this collection did not create is never touched.
+  - Per-guest failures are returned in RV(guests) and do not fail the task.
+version_added: 0.2.0
+author:
+  - unattended.virt contributors (@unattended-virt)
+extends_documentation_fragment:
+  - unattended.virt.connection
+options:
+  step:
+    description: Which part of the install to run for the guests.
+    type: str
+    choices: [start, wait, finish]
+    required: true
+  work_dir:
+    description:
+      - Folder of the per-guest initrds and console logs, and of the lock file C(.install.lock).
+      - Created mode C(0700) when missing.
+      - Required with O(step=start) and O(step=finish).
+    type: path
+  wait_seconds:
+    description: With O(step=wait), how long to watch before returning the guests still installing.
+    type: int
+    default: 15
+  poll_interval:
+    description: With O(step=wait), seconds between two looks at the guests.
+    type: float
+    default: 0.5
+  tail_lines:
+    description: Lines of console log returned with a failed install.
+    type: int
+    default: 20
+  guests:
+    description:
+      - The guests of the batch. Which keys a step needs is said with each key.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Domain name.
+        type: str
+        required: true
+      token:
+        description:
+          - The success token of the guest's answer file.
+          - With O(step=start), the token of this new install.
+          - With O(step=wait) and O(step=finish), the token RV(guests[].token) that start returned.
+          - With O(step=wait), empty to accept any guest that shut off.
+        type: str
+        default: ""
+        no_log: false
+      started:
+        description: With O(step=wait) and O(step=finish), RV(guests[].started) of the start step.
+        type: int
+      timeout:
+        description: Seconds the install may take, counted from O(guests[].started).
+        type: int
+        default: 3600
+      install_log:
+        description: Path of the serial console log during the install phase.
+        type: path
+      console_log:
+        description:
+          - With O(step=wait), the log to watch (the install log).
+          - With O(step=finish), the serial console log of the installed guest.
+        type: path
+      initrd:
+        description: Path of the per-guest initrd (O(step=start) writes it, O(step=finish) removes it).
+        type: path
+      base_initrd:
+        description: With O(step=start), the installer initrd of the tree, as M(unattended.virt.install_media) returned it.
+        type: path
+      kernel:
+        description: With O(step=start), the installer kernel.
+        type: path
+      cmdline:
+        description: With O(step=start), the kernel command line of the install phase.
+        type: str
+      answer:
+        description: With O(step=start), the answer file to put in the per-guest initrd.
+        type: dict
+        suboptions:
+          path:
+            description: Its path inside the initrd, for example C(/ks.cfg).
+            type: str
+            required: true
+          content:
+            description: The answer file.
+            type: str
+            required: true
+            no_log: true
+          mode:
+            description: Its mode inside the initrd.
+            type: raw
+            default: "0600"
+      location:
+        description: With O(step=start), the install location, kept in the guest's metadata.
+        type: str
+      hypervisor:
+        description: With O(step=start), as M(unattended.virt.domain) takes it; the host's default when left out.
+        type: str
+        choices: [xen, kvm, qemu]
+      virt_type:
+        description: With O(step=start), C(hvm) or C(pv).
+        type: str
+        choices: [hvm, pv]
+        default: hvm
+      arch:
+        description: With O(step=start), the guest architecture.
+        type: str
+      memory:
+        description: With O(step=start), memory in MiB.
+        type: int
+      vcpus:
+        description: With O(step=start), virtual CPUs.
+        type: int
+      interfaces:
+        description: With O(step=start), network interfaces as M(unattended.virt.domain) takes them.
+        type: list
+        elements: dict
+        default: []
+      disk:
+        description: With O(step=start), the guest's disk.
+        type: dict
+        suboptions:
+          pool:
+            description: Storage pool.
+            type: str
+            required: true
+          pool_path:
+            description: Directory of the pool, to create it when it does not exist.
+            type: path
+          name:
+            description: Volume name.
+            type: str
+            required: true
+          size:
+            description: Capacity, such as C(20G).
+            type: str
+            required: true
+          format:
+            description: Volume format.
+            type: str
+            choices: [qcow2, raw]
+            default: qcow2
+          reuse:
+            description: Install onto this volume even when it exists already and this collection did not create it.
+            type: bool
+            default: false
+      outcome:
+        description: With O(step=finish), the guest's outcome as O(step=wait) returned it.
+        type: dict
+      state:
+        description: With O(step=finish), the power state the installed guest is left in.
+        type: str
+        choices: [running, shutoff]
+        default: running
+notes:
+  - Supports check mode. O(step=start) says what it would do for each guest without changing anything.
+  - Needs libvirt-python and lxml on the host.
+seealso:
+  - module: unattended.virt.install_wait
+  - module: unattended.virt.domain
+  - module: unattended.virt.initrd_inject
+  - module: unattended.virt.volume
+"""
+
+EXAMPLES = r"""
+- name: Start the installers of a batch
+  unattended.virt.install_batch:
+    step: start
+    work_dir: /var/lib/unattended-virt
+    guests:
+      - name: web1
+        token: "{{ lookup('ansible.builtin.password', '/dev/null', length=24, chars=['ascii_lowercase', 'digits']) }}"
+        kernel: "{{ media.kernel }}"
+        base_initrd: "{{ media.initrd }}"
+        initrd: /var/lib/unattended-virt/web1-initrd.img
+        install_log: /var/lib/unattended-virt/web1-install.log
+        cmdline: "{{ (media.install_args + ['inst.ks=file:/ks.cfg', 'console=ttyS0']) | join(' ') }}"
+        answer:
+          path: /ks.cfg
+          content: "{{ kickstart_text }}"
+        location: http://mirror.example.com/fedora/41/Server/x86_64/os/
+        memory: 2048
+        vcpus: 2
+        disk: {pool: default, name: web1.qcow2, size: 20G}
+        interfaces: [{network: default}]
+  register: started
+"""
+
+RETURN = r"""
+guests:
+  description: One entry per guest, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Domain name.
+      type: str
+    result:
+      description:
+        - O(step=start) gives C(started), C(joined) (another run's install of this guest is under way or
+          finished unseen: wait for it with RV(guests[].token)), C(installed) (another run finished it) or
+          C(failed).
+        - O(step=wait) gives C(installed), C(failed) or C(installing) (still going when the round ended).
+        - O(step=finish) gives C(installed), C(unchanged) (another run finished it) or C(failed).
+      type: str
+    reason:
+      description: Why, for every result but a plain C(started) or C(installed).
+      type: str
+    token:
+      description: With O(step=start), the token to wait for.
+      type: str
+    started:
+      description: With O(step=start), when the install started, seconds since the epoch.
+      type: int
+    metadata:
+      description: With O(step=start), the guest's metadata during its install.
+      type: dict
+    seconds:
+      description: With O(step=wait) and O(step=finish), seconds the install took.
+      type: int
+    elapsed:
+      description: With O(step=wait), seconds since the install started, for a guest still installing.
+      type: int
+    last_line:
+      description: With O(step=wait), the last line of console output of a guest still installing.
+      type: str
+    console_tail:
+      description: The last lines of console output of a failed install.
+      type: list
+      elements: str
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.unattended.virt.plugins.module_utils import _install
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, fail_from
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
+    connect, connection_argument_spec, require_libvirt)
+
+NEEDS = {
+    "start": ("token", "install_log", "initrd", "base_initrd", "kernel", "cmdline", "answer", "location",
+              "memory", "vcpus", "disk"),
+    "wait": ("started", "console_log"),
+    "finish": ("token", "started", "initrd", "console_log", "outcome"),
+}
+
+
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        step=dict(type="str", choices=["start", "wait", "finish"], required=True),
+        work_dir=dict(type="path"),
+        wait_seconds=dict(type="int", default=15),
+        poll_interval=dict(type="float", default=0.5),
+        tail_lines=dict(type="int", default=20),
+        guests=dict(type="list", elements="dict", required=True, options=dict(
+            name=dict(type="str", required=True),
+            token=dict(type="str", default="", no_log=False),
+            started=dict(type="int"),
+            timeout=dict(type="int", default=3600),
+            install_log=dict(type="path"),
+            console_log=dict(type="path"),
+            initrd=dict(type="path"),
+            base_initrd=dict(type="path"),
+            kernel=dict(type="path"),
+            cmdline=dict(type="str"),
+            answer=dict(type="dict", options=dict(
+                path=dict(type="str", required=True),
+                content=dict(type="str", required=True, no_log=True),
+                mode=dict(type="raw", default="0600"),
+            )),
+            location=dict(type="str"),
+            hypervisor=dict(type="str", choices=["xen", "kvm", "qemu"]),
+            virt_type=dict(type="str", choices=["hvm", "pv"], default="hvm"),
+            arch=dict(type="str"),
+            memory=dict(type="int"),
+            vcpus=dict(type="int"),
+            interfaces=dict(type="list", elements="dict", default=[]),
+            disk=dict(type="dict", options=dict(
+                pool=dict(type="str", required=True),
+                pool_path=dict(type="path"),
+                name=dict(type="str", required=True),
+                size=dict(type="str", required=True),
+                format=dict(type="str", choices=["qcow2", "raw"], default="qcow2"),
+                reuse=dict(type="bool", default=False),
+            )),
+            outcome=dict(type="dict"),
+            state=dict(type="str", choices=["running", "shutoff"], default="running"),
+        )),
+    )
+    return spec
+
+
+def check_guests(step, guests):
+    names = set()
+    for guest in guests:
+        if guest["name"] in names:
+            raise InvalidInput("guest %s is listed twice" % guest["name"])
+        names.add(guest["name"])
+        missing = [key for key in NEEDS[step] if guest.get(key) in (None, "")]
+        if missing:
+            raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))
+        if guest.get("started") is None and step != "start":
+            guest["started"] = int(time.time())
+
+
+def run(module, conn):
+    params = module.params
+    step, guests = params["step"], params["guests"]
+    if step == "wait":
+        outcomes, progress = _install.wait_round(conn, guests, max(0, params["wait_seconds"]),
+                                                 poll=max(0.05, params["poll_interval"]),
+                                                 tail_lines=params["tail_lines"])
+        out = []
+        for guest in guests:
+            name = guest["name"]
+            item = dict(outcomes[name], name=name) if name in outcomes else dict(progress[name], name=name,
+                                                                                   result="installing", reason="")
+            out.append(item)
+        return dict(changed=False, guests=out)
+
+    work_dir = params["work_dir"]
+    if not os.path.isdir(work_dir):
+        if module.check_mode:
+            return dict(changed=step == "start", guests=[_install.start_guest(conn, g, time.time(), True)
+                                                         for g in guests] if step == "start" else [])
+        os.makedirs(work_dir, 0o700)
+    with _install.host_lock(work_dir):
+        if step == "start":
+            out = [_install.start_guest(conn, g, time.time(), module.check_mode) for g in guests]
+            changed = any(item["result"] == "started" for item in out)
+        else:
+            out = [_install.finish_guest(conn, g, module.check_mode) for g in guests]
+            changed = any(item["result"] in ("installed", "failed") for item in out)  # initrds removed
+    return dict(changed=changed, guests=out)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"])])
+    require_libvirt(module)
+    params = module.params
+    try:
+        check_guests(params["step"], params["guests"])
+        conn = connect(params["uri"], readonly=params["step"] == "wait")
+        try:
+            result = run(module, conn)
+        finally:
+            conn.close()
+    except Exception as err:  # pylint: disable=broad-except
+        fail_from(module, err, changed=False)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
