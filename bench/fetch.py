@@ -1,11 +1,20 @@
-"""install_media fetch throughput against curl, and the module's peak memory, in one run.
+"""install_media fetch throughput against curl, cold and cached, and the module's peak memory, in one run.
 
 A tree with a large kernel (default 256 MiB of random bytes) and a small initrd, with their
 sha256 in .treeinfo [checksums], is served by one loopback HTTP server (tests/uvtest.py's
-FaultHTTPServer).  Rounds alternate: the module fetches the tree into an empty cache
-(streaming, sha256 verification, fsync, atomic move), then curl downloads the same large
-file to a file.  Medians over the rounds, the ratio, and the module's peak RSS (from
-wait4) for the large file and for a small one, to show memory does not grow with size.
+FaultHTTPServer; the served files are in the page cache for every side).  The sides,
+alternating their order round by round:
+
+- module cold: install_media into an empty cache (detect, stream, sha256, atomic move);
+- module cached: install_media again on a filled cache (one GET of .treeinfo, and the
+  cached file re-hashed: a corrupted entry is fetched again);
+- module start-up: install_media into an empty cache on a tree with a 4 MiB kernel, the
+  fixed cost of a module run (new Python process, Ansible imports, detection, result);
+- curl -o file, and curl -o file && sha256sum file (what a careful script does).
+
+Every module run is a new Python process, as Ansible runs it.  Printed: medians, all
+rounds, ratios (throughput ratio = curl time / module time: the issue asks >= 0.9), the
+module's peak RSS (from wait4) for the large and the 4 MiB file, and the load averages.
 
     scripts/test.sh pytest --version >/dev/null   # (any test.sh call sets up the venv)
     bash bench/run_all.sh fetch      # or, with the environment it sets: bench/fetch.py [--mib 256] [--rounds 5]
@@ -15,16 +24,16 @@ import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+import common  # noqa: E402  (bench/common.py: alternate, median, loadavg, save; puts tests/ on sys.path)
 import uvtest  # noqa: E402  (the same loopback server the tests use)
+
+SIDES = ("module cold", "module cached", "module start-up", "curl", "curl+sha256sum")
 
 
 def make_tree(root, name, size):
@@ -61,9 +70,8 @@ def run_module(args, workdir):
                              args_file], env=uvtest.module_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
     proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    _pid, _status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     os.unlink(args_file)
     result = json.loads(out[out.index(b"{"):])
     if result.get("failed"):
@@ -92,56 +100,64 @@ def main():
     size = opts.mib << 20
     root = tempfile.mkdtemp(prefix="uv-bench-fetch-", dir=os.environ.get("TMPDIR", "/var/tmp"))
     server = None
+    times = dict((side, []) for side in SIDES)
+    rss = {"cold": [], "cached": [], "small": []}
     try:
         make_tree(root, "big", size)
         make_tree(root, "small", 4 << 20)
         server = uvtest.FaultHTTPServer(root)
-        with open("/proc/loadavg") as handle:
-            load = " ".join(handle.read().split()[:3])
+        big = {"location": server.url + "big/", "cache_dir": os.path.join(root, "cache-hit")}
+        run_module(big, root)  # fills the cache of the "module cached" side
+        load_start = common.loadavg()
         url = server.url + "big/images/pxeboot/vmlinuz"
-        module_times, curl_times, curl_sha_times, rss = [], [], [], []
-        for rnd in range(opts.rounds):
-            cache = os.path.join(root, "cache-%d" % rnd)
-            order = ("module", "curl", "curl+sha256sum") if rnd % 2 == 0 else ("curl+sha256sum", "curl", "module")
-            for who in order:
-                if who == "module":
-                    secs, result, peak = run_module({"location": server.url + "big/", "cache_dir": cache}, root)
-                    assert result["downloaded_bytes"] >= size and result["checksums"]["kernel"]["verified_by"] == "treeinfo"
-                    module_times.append(secs)
-                    rss.append(peak)
-                elif who == "curl":
-                    curl_times.append(run_curl(url, os.path.join(root, "curl.out")))
-                else:
-                    curl_sha_times.append(run_curl(url, os.path.join(root, "curl.out"), verify=True))
-            shutil.rmtree(cache)
-        small = [run_module({"location": server.url + "small/", "cache_dir": os.path.join(root, "cache-s%d" % i)}, root)[2]
-                 for i in range(3)]
-        hit_args = {"location": server.url + "big/", "cache_dir": os.path.join(root, "cache-hit")}
-        run_module(hit_args, root)
-        server.clear()
-        hit, hit_result, _peak = run_module(hit_args, root)
-        hit_requests, hit_bytes = list(server.requests), server.bytes_sent
-        med_m, med_c, med_cs = (statistics.median(module_times), statistics.median(curl_times),
-                                statistics.median(curl_sha_times))
-        mib = size / float(1 << 20)
-        print("file: %d MiB over http://127.0.0.1 (python ThreadingHTTPServer), %d alternating rounds" % (opts.mib, opts.rounds))
-        print("load average before: %s" % load)
-        print("module (detect + stream + sha256 + atomic move, incl. python start): median %.2f s = %.0f MiB/s  %s"
-              % (med_m, mib / med_m, ["%.2f" % t for t in module_times]))
-        print("curl -o file:                                                       median %.2f s = %.0f MiB/s  %s"
-              % (med_c, mib / med_c, ["%.2f" % t for t in curl_times]))
-        print("curl -o file && sha256sum file:                                     median %.2f s = %.0f MiB/s  %s"
-              % (med_cs, mib / med_cs, ["%.2f" % t for t in curl_sha_times]))
-        print("ratio module/curl time: %.2f; module/(curl+sha256sum): %.2f" % (med_m / med_c, med_m / med_cs))
-        print("module peak RSS: %.1f MiB fetching %d MiB (median), %.1f MiB fetching 4 MiB"
-              % (statistics.median(rss) / 1024.0, opts.mib, statistics.median(small) / 1024.0))
-        print("cache hit of the %d MiB tree: %.2f s (re-hashes the cached file), changed=%s, downloaded_bytes=%d, "
-              "requests=%s, bytes served=%d" % (opts.mib, hit, hit_result["changed"], hit_result["downloaded_bytes"],
-                                                hit_requests, hit_bytes))
+        for rnd, side in common.alternate(opts.rounds, SIDES):
+            if side == "module cold":
+                cache = os.path.join(root, "cache-%d" % rnd)
+                secs, result, peak = run_module(dict(big, cache_dir=cache), root)
+                assert result["downloaded_bytes"] >= size and result["checksums"]["kernel"]["verified_by"] == "treeinfo"
+                shutil.rmtree(cache)
+                rss["cold"].append(peak)
+            elif side == "module cached":
+                server.clear()
+                secs, result, peak = run_module(big, root)
+                assert not result["changed"] and result["downloaded_bytes"] == 0 and server.bytes_sent < 4096
+                rss["cached"].append(peak)
+            elif side == "module start-up":
+                cache = os.path.join(root, "cache-s%d" % rnd)
+                secs, result, peak = run_module({"location": server.url + "small/", "cache_dir": cache}, root)
+                shutil.rmtree(cache)
+                rss["small"].append(peak)
+            else:
+                secs = run_curl(url, os.path.join(root, "curl.out"), verify=side == "curl+sha256sum")
+            times[side].append(secs)
+        load_end = common.loadavg()
     finally:
         if server:
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+    med = dict((side, common.median(values)) for side, values in times.items())
+    mib = size / float(1 << 20)
+    print("file: %d MiB over http://127.0.0.1 (python ThreadingHTTPServer), %d alternating rounds, %d CPUs"
+          % (opts.mib, opts.rounds, os.cpu_count()))
+    print("load average: %s at the start, %s at the end" % (load_start, load_end))
+    print("%-16s %8s %9s %10s %10s   %s" % ("median", "seconds", "MiB/s", "x curl", "x curl+sha", "all rounds"))
+    for side in SIDES:
+        rate = "" if side == "module start-up" else "%.0f" % (mib / med[side])
+        print("%-16s %8.3f %9s %10.2f %10.2f   %s" % (side, med[side], rate, med["curl"] / med[side],
+                                                     med["curl+sha256sum"] / med[side],
+                                                     " ".join("%.3f" % t for t in times[side])))
+    print("(x curl = curl's median time / this median time: throughput relative to curl, the goal is >= 0.9)")
+    net = med["module cold"] - med["module start-up"]
+    print("module cold minus start-up: %.3f s = %.0f MiB/s (an estimate of the transfer alone; curl: %.0f MiB/s)"
+          % (net, mib / net if net > 0 else float("inf"), mib / med["curl"]))
+    print("module peak RSS (median): %.1f MiB fetching %d MiB, %.1f MiB fetching 4 MiB, %.1f MiB on the cache hit"
+          % (common.median(rss["cold"]) / 1024.0, opts.mib, common.median(rss["small"]) / 1024.0,
+             common.median(rss["cached"]) / 1024.0))
+    common.save("fetch-%d" % opts.mib, {
+        "mib": opts.mib, "rounds": opts.rounds, "seconds": times, "median_s": med,
+        "throughput_x_curl": dict((side, med["curl"] / med[side]) for side in SIDES),
+        "peak_rss_kib": rss, "loadavg_start_rounds": load_start, "loadavg_end_rounds": load_end})
 
 
 if __name__ == "__main__":

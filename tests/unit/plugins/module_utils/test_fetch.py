@@ -3,6 +3,7 @@ in a temp folder: HTTP (with faults), FTP, local folders and ISO images."""
 import hashlib
 import os
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -237,3 +238,27 @@ def test_a_file_that_is_not_an_iso_is_refused(tree):
 def test_bad_locations(location, message):
     with pytest.raises(InvalidInput, match=message):
         _fetch.open_source(location)
+
+
+def test_importing_fetch_leaves_the_url_and_iso_libraries_for_later():
+    """Start-up: local trees never load ansible's urls (and its cryptography), nor HTTP trees pycdlib."""
+    code = ("import sys\n"
+            "from ansible_collections.unattended.virt.plugins.module_utils import _fetch\n"
+            "print(sorted(m for m in ('ansible.module_utils.urls', 'pycdlib') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=uvtest.module_env(), capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_requests_share_one_tls_context(http, cache, monkeypatch):
+    urls = pytest.importorskip("ansible.module_utils.urls")
+    if "context" not in urls.Request.open.__code__.co_varnames:
+        pytest.skip("this ansible-core builds a TLS context per request")
+    made = []
+    real = urls.make_context
+    monkeypatch.setattr(urls, "make_context", lambda **kw: made.append(kw) or real(**kw))
+    monkeypatch.setattr(_fetch, "_TLS", {})
+    src = _fetch.HttpSource(http.url)
+    assert src.read("meta.txt") == b"small metadata\n" and src.exists("images/vmlinuz")
+    assert cache.ensure(src, "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"))["sha256"] == SHA
+    assert _fetch.HttpSource(http.url, validate_certs=False).read("meta.txt") == b"small metadata\n"
+    assert made == [{"validate_certs": True}, {"validate_certs": False}]
