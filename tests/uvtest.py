@@ -169,7 +169,7 @@ class _FaultHandler(SimpleHTTPRequestHandler):
         self._serve(head=True)
 
     def _serve(self, head):
-        self.server.log_request_line(self.command, self.path)
+        self.server.log_request_line(self.command, self.path, self.headers.get("User-Agent", ""))
         fault = self._fault()
         if fault is None:
             if head:
@@ -230,6 +230,7 @@ class FaultHTTPServer(ThreadingHTTPServer):
         self.root = root
         self.faults = {}
         self.requests = []
+        self.agents = []    # (User-Agent, path): a guest's installer is Wget, our modules are not
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -246,11 +247,13 @@ class FaultHTTPServer(ThreadingHTTPServer):
         self.faults.clear()
         with self._lock:
             self.requests = []
+            self.agents = []
             self.bytes_sent = 0
 
-    def log_request_line(self, method, path):
+    def log_request_line(self, method, path, agent=""):
         with self._lock:
             self.requests.append((method, path))
+            self.agents.append((agent, path))
 
     def count_bytes(self, count):
         with self._lock:

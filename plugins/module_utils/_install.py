@@ -141,7 +141,7 @@ def _domain_params(values):
     """``values`` checked against the domain module's options, defaults filled in."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     checked = ArgumentSpecValidator(_domain.argument_spec()).validate(values)
-    if checked.errors:
+    if checked.error_messages:
         raise InvalidInput("guest %s: %s" % (values.get("name"), "; ".join(checked.error_messages)))
     return checked.validated_parameters
 
