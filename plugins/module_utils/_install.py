@@ -140,7 +140,8 @@ def _ensure(conn, params, check_mode):
 def _domain_params(values):
     """``values`` checked against the domain module's options, defaults filled in."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-    checked = ArgumentSpecValidator(_domain.argument_spec()).validate(values)
+    given = dict((key, value) for key, value in values.items() if value is not None)  # None: the default
+    checked = ArgumentSpecValidator(_domain.argument_spec()).validate(given)
     if checked.error_messages:
         raise InvalidInput("guest %s: %s" % (values.get("name"), "; ".join(checked.error_messages)))
     return checked.validated_parameters
@@ -214,6 +215,10 @@ def _start_guest(conn, guest, now, check_mode):
                           "(rename the guest or remove that domain)" % name}
     if meta is not None and meta.get("phase") == "installed":
         return {"name": name, "result": "installed", "reason": "installed by another run meanwhile"}
+    if meta is not None and meta.get("phase") != "installing":
+        return {"name": name, "result": "failed",
+                "reason": "domain %s was defined with unattended.virt.domain, not installed by this role: left alone "
+                          "(rename the guest, or remove that domain)" % name}
     if meta is not None and meta.get("token"):
         try:
             began = int(meta.get("started") or 0)
@@ -229,7 +234,8 @@ def _start_guest(conn, guest, now, check_mode):
     if reinstall:
         disk_created_by_us = meta.get("disk_created_by_us") == "yes"
     else:
-        existing = _storage.ensure_volume(conn, _volume_request(guest), check_mode=True).get("before")
+        disk = guest["disk"]
+        existing = _storage.volume_exists(conn, disk["pool"], disk["name"], disk.get("pool_path"))
         if existing and not guest["disk"].get("reuse"):
             return {"name": name, "result": "failed",
                     "reason": "volume %s exists in pool %s and was not created for this guest: left alone. Set "

@@ -346,6 +346,22 @@ def ensure_volume(conn, req, check_mode=False):
     return result
 
 
+def volume_exists(conn, pool_name, name, pool_dir=None):
+    """True when volume ``name`` is in pool ``pool_name`` (a file put there behind libvirt's
+    back counts: the pool is refreshed first).  For a pool not defined yet, or stopped, the
+    file in the folder it will have (``pool_dir``) counts."""
+    pool = _lookup_pool(conn, pool_name)
+    if pool is not None:
+        pool_dir = pool_path(etree.fromstring(pool.XMLDesc(0).encode("utf-8"))) or pool_dir
+    if pool is None or not pool.isActive():
+        return bool(pool_dir) and os.path.lexists(os.path.join(pool_dir, name))
+    try:
+        pool.refresh(0)
+    except libvirt.libvirtError:
+        pass
+    return _lookup_volume(pool, name) is not None
+
+
 def _ensure_absent(conn, req, pool, result, check_mode):
     result.update(actions=[], before={}, after={})
     if pool is None:

@@ -1,5 +1,7 @@
 """The decision per guest after an install (module_utils._install.judge): installed only when the guest stopped and its
 console shows its success token."""
+import os
+
 import pytest
 
 from ansible_collections.unattended.virt.plugins.module_utils._install import clean_lines, elapsed_text, judge
@@ -49,3 +51,136 @@ def test_elapsed_text(seconds, text):
 
 def test_clean_lines_drops_blank_and_control():
     assert clean_lines("a\r\n\r\n\x00b\tc\rd") == ["a", "b\tc", "d"]
+
+
+# --------------------------------------------------------------------------- start and finish
+# What start_guest and finish_guest decide, on libvirt's test:///default driver (one fresh
+# driver per connection).  The defines and boots themselves run against a real libvirtd in
+# tests/integration (test_guest_install.py, test_reliability_*.py).
+import time  # noqa: E402
+
+import libvirt  # noqa: E402
+
+from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install  # noqa: E402
+
+XEN_HVM = dict(hypervisor="xen", virt_type="hvm", arch="x86_64", loader="/usr/lib/xen/boot/hvmloader",
+               emulator="/usr/lib/xen/bin/qemu-system-i386", memory=256, vcpus=1)
+
+
+@pytest.fixture()
+def conn():
+    libvirt.registerErrorHandler(lambda *args: None, None)
+    connection = libvirt.open("test:///default")
+    yield connection
+    connection.close()
+
+
+def guest(tmp_path, **extra):
+    base = tmp_path / "base.img"
+    base.write_bytes(b"base initrd")
+    value = dict(name="g1", token="new-token", timeout=600, install_log=str(tmp_path / "g1-install.log"),
+                 initrd=str(tmp_path / "g1-initrd.img"), base_initrd=str(base), kernel="/boot/vmlinuz",
+                 cmdline="console=ttyS0", answer=dict(path="/ks.cfg", content="secret", mode="0600"),
+                 location="http://tree/", hypervisor=None, virt_type="hvm", arch="x86_64", memory=256, vcpus=1,
+                 interfaces=[], disk=dict(pool="default-pool", name="g1.img", size="16M", format="raw", reuse=False))
+    value.update(extra)
+    return value
+
+
+def define(conn, state="shutoff", **metadata):
+    params = dict(XEN_HVM, name="g1", boot=dict(kernel="/boot/vmlinuz"), metadata=metadata or None,
+                  state="running" if state == "running" else "present")
+    _domain.ensure(conn, params, False)
+
+
+def test_a_domain_we_did_not_create_is_left_alone(conn, tmp_path):
+    conn.defineXML("<domain type='test'><name>g1</name><memory>65536</memory><os><type>hvm</type></os></domain>")
+    result = _install.start_guest(conn, guest(tmp_path), time.time())
+    assert result["result"] == "failed" and "not created by unattended.virt" in result["reason"]
+    assert not os.path.exists(guest(tmp_path)["initrd"])
+
+
+def test_a_domain_of_the_domain_module_is_not_installed_over(conn, tmp_path):
+    define(conn, state="running")   # our metadata, but no install phase: the user's own guest
+    result = _install.start_guest(conn, guest(tmp_path), time.time())
+    assert result["result"] == "failed" and "not installed by this role" in result["reason"]
+    assert _domain.state_name(conn.lookupByName("g1")) == "running"
+
+
+def test_a_guest_another_run_finished_is_not_touched(conn, tmp_path):
+    define(conn, phase="installed", token="old")
+    assert _install.start_guest(conn, guest(tmp_path), time.time())["result"] == "installed"
+
+
+def test_a_running_install_of_another_run_is_joined_with_its_token(conn, tmp_path):
+    now = time.time()
+    define(conn, "running", phase="installing", token="theirs", started=str(int(now) - 30))
+    result = _install.start_guest(conn, guest(tmp_path), now)
+    assert (result["result"], result["token"], result["started"]) == ("joined", "theirs", int(now) - 30)
+    assert _domain.state_name(conn.lookupByName("g1")) == "running"   # not pulled
+    # out of its time, the same install is taken over instead (check mode: said, not done)
+    late = _install.start_guest(conn, guest(tmp_path, timeout=10), now, check_mode=True)
+    assert late["result"] == "started" and late["token"] == "new-token" and "reinstall" in late["reason"]
+
+
+def test_an_install_that_finished_unseen_is_joined_and_one_that_failed_is_redone(conn, tmp_path):
+    define(conn, phase="installing", token="theirs", started="1")
+    g = guest(tmp_path)
+    with open(g["install_log"], "w") as handle:
+        handle.write("STANDIN: install complete\r\nUNATTENDED-VIRT-INSTALLED theirs\r\n")
+    assert _install.start_guest(conn, g, time.time())["result"] == "joined"
+    with open(g["install_log"], "w") as handle:
+        handle.write("STANDIN: going down early\r\n")
+    again = _install.start_guest(conn, g, time.time(), check_mode=True)
+    assert again["result"] == "started" and "reinstall" in again["reason"]
+
+
+def test_an_existing_disk_is_refused_unless_reused_by_name(conn, tmp_path):
+    pool = conn.storagePoolLookupByName("default-pool")
+    pool.createXML("<volume><name>g1.img</name><capacity>1048576</capacity></volume>", 0)
+    refused = _install.start_guest(conn, guest(tmp_path), time.time())
+    assert refused["result"] == "failed" and "g1.img exists in pool default-pool" in refused["reason"]
+    assert _domain.lookup(conn, "g1") is None and not os.path.exists(guest(tmp_path)["initrd"])
+    reused = guest(tmp_path)
+    reused["disk"] = dict(reused["disk"], reuse=True)
+    checked = _install.start_guest(conn, reused, time.time(), check_mode=True)
+    assert checked["result"] == "started" and checked["metadata"]["disk_created_by_us"] == "no"
+
+
+def test_check_mode_defines_and_writes_nothing(conn, tmp_path):
+    result = _install.start_guest(conn, guest(tmp_path), time.time(), check_mode=True)
+    assert result["result"] == "started" and result["reason"] == "would install"
+    assert result["metadata"]["phase"] == "installing" and result["metadata"]["disk_created_by_us"] == "yes"
+    assert _domain.lookup(conn, "g1") is None and not os.path.exists(guest(tmp_path)["initrd"])
+
+
+def finishing(tmp_path, outcome, token="tok"):
+    initrd = tmp_path / "g1-initrd.img"
+    initrd.write_bytes(b"secret")
+    (tmp_path / ".g1-initrd.img.abc.tmp").write_bytes(b"half")
+    return dict(name="g1", token=token, started=100, initrd=str(initrd), console_log=str(tmp_path / "c.log"),
+                state="shutoff", outcome=outcome)
+
+
+def test_finish_boots_from_disk_and_removes_the_initrds(conn, tmp_path):
+    define(conn, phase="installing", token="tok", started="100", media="http://tree/")
+    result = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 42}))
+    assert result == {"name": "g1", "result": "installed", "seconds": 42, "reason": ""}
+    facts = _domain.ensure(conn, dict(name="g1"), True)
+    assert facts["metadata"]["phase"] == "installed" and facts["metadata"]["install_seconds"] == "42"
+    assert facts["metadata"]["finished"] == "142" and facts["metadata"]["media"] == "http://tree/"
+    assert "<kernel>" not in facts["xml"] and '<boot dev="hd"/>' in facts["xml"]
+    assert os.listdir(str(tmp_path)) == []
+    # a second run finishing the same install changes nothing
+    again = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 42}))
+    assert again["result"] == "unchanged"
+
+
+def test_finish_of_a_failed_or_superseded_install(conn, tmp_path):
+    define(conn, phase="installing", token="tok", started="100")
+    failed = _install.finish_guest(conn, finishing(tmp_path, {"result": "failed", "reason": "no token",
+                                                              "console_tail": ["x"]}))
+    assert failed["result"] == "failed" and failed["console_tail"] == ["x"] and os.listdir(str(tmp_path)) == []
+    superseded = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 1}, token="old"))
+    assert superseded["result"] == "failed" and "another run" in superseded["reason"]
+    assert _domain.ensure(conn, dict(name="g1"), True)["metadata"]["phase"] == "installing"
