@@ -48,7 +48,7 @@ def our_install(tree, name, root, pool_dir):
     marks = [("startup+detect", 0.0)]
     for phase, pattern, edge in (("fetch", r"install_media", "start"),
                                  ("prepare+define+start", r"install_media", "end"),
-                                 ("boot-to-shutoff", r"Start the installer", "end"),
+                                 ("boot-to-shutoff", r"Start the installers", "end"),
                                  ("final define", r"install_wait", "end")):
         found = [r[edge] for r in timing["tasks"] if pattern in r["action"] + " " + r["task"]]
         if found:

@@ -24,7 +24,6 @@ bench_timer callback: every task that ran a module on the host, each loop item o
 """
 import argparse
 import os
-import shutil
 import sys
 
 import common
@@ -84,48 +83,6 @@ PING_PLAYBOOK = """---
 """
 
 
-# The stale-file cleanup of roles/guest_install/tasks/main.yml (commit 3cc69b4) runs the file
-# module twice per guest on every run, also when every guest is installed.  The variant
-# "ours, one find per host" measures the fix proposed in docs/performance.md on a copy of the
-# collection: one find per host, then the file module only for what is really there.
-PROPOSED_CLEANUP = """    - name: Find answer files and initrds an interrupted run left behind (they hold secrets)
-      ansible.builtin.find:
-        paths: "{{ guest_install_work_dir }}"
-        patterns: ["*.answers", "*-initrd.img"]
-      register: __guest_install_leftovers
-
-    - name: Remove answer files and initrds an interrupted run left behind
-      ansible.builtin.file:
-        path: "{{ __guest_install_stale }}"
-        state: absent
-      loop: >-
-        {{ __guest_install_leftovers.files | default([]) | map(attribute='path')
-           | select('in', guest_install_guests | selectattr('name', 'defined') | map(attribute='name') | map('string')
-                          | product(['.answers', '-initrd.img']) | map('join') | map('regex_replace', '^', guest_install_work_dir ~ '/')
-                          | list) | list }}
-      loop_control:
-        loop_var: __guest_install_stale
-
-"""
-
-
-def patched_collection(root):
-    """A copy of the collection with PROPOSED_CLEANUP in place of the per-guest cleanup loop;
-    returns its collections path, or None when the role no longer has that loop."""
-    main_yml = os.path.join(common.REPO, "roles", "guest_install", "tasks", "main.yml")
-    with open(main_yml) as handle:
-        text = handle.read()
-    start = text.find("    - name: Remove answer files and initrds an interrupted run left behind")
-    end = text.find("    - name: Collect the result of every guest")
-    if start < 0 or end < start or "product(['.answers', '-initrd.img'])" not in text[start:end]:
-        return None
-    dest = os.path.join(root, "patched", "ansible_collections", "unattended", "virt")
-    shutil.copytree(common.REPO, dest, ignore=shutil.ignore_patterns(".git", "output", "__pycache__", "bench"))
-    with open(os.path.join(dest, "roles", "guest_install", "tasks", "main.yml"), "w") as handle:
-        handle.write(text[:start] + PROPOSED_CLEANUP + text[end:])
-    return os.path.join(root, "patched")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=3)
@@ -182,17 +139,11 @@ def main():
             opts.hosts * opts.guests, secs, proc.returncode), flush=True)
 
         times = {"ours": [], "community.libvirt virt": [], "ping floor": []}
-        patched = patched_collection(root)
-        if patched:
-            times["ours, one find per host"] = []
-            for host in ours_hosts.values():
-                os.makedirs(host["guest_install_work_dir"], exist_ok=True)
         details = {}
         failures = []
         for rnd, side in common.alternate(opts.rounds, list(times)):
-            if side.startswith("ours"):
-                env = {"ANSIBLE_COLLECTIONS_PATH": patched, "PYTHONPATH": patched} if side != "ours" else None
-                secs, proc, timing = common.run_playbook("unattended.virt.provision", inv_ours, root, env=env)
+            if side == "ours":
+                secs, proc, timing = common.run_playbook("unattended.virt.provision", inv_ours, root)
                 changed = [line for line in proc.stdout.splitlines() if " changed=" in line]
                 if opts.show:
                     print(proc.stdout)
@@ -235,10 +186,6 @@ def main():
     floor = med["ours"] / med["ping floor"]
     print("community.libvirt / ours: %.1fx faster (goal >= 5x); ours / ping floor: %.2fx (goal <= 2x)" % (
         speedup, floor))
-    if "ours, one find per host" in med:
-        print("with the proposed cleanup (one find per host): community.libvirt / ours %.1fx; ours / ping floor %.2fx" % (
-            med["community.libvirt virt"] / med["ours, one find per host"],
-            med["ours, one find per host"] / med["ping floor"]))
     common.save("rerun", {"hosts": opts.hosts, "guests": opts.guests, "rounds": opts.rounds, "times": times,
                           "median_s": med, "details": details, "speedup_vs_community": speedup,
                           "ratio_to_floor": floor, "machine": info, "failed_runs": failures})

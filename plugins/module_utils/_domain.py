@@ -502,5 +502,4 @@ def argument_spec():
     return spec
 
 
-
 __all__ = ["argument_spec", "ensure", "wait_for", "resolve_platform", "parse_capabilities", "UnattendedVirtError"]

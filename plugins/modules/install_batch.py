@@ -33,7 +33,7 @@ description:
     run that stopped is installed again; its disk goes only when this collection created it. A domain
     or disk this collection did not create is never touched.
   - Per-guest failures are returned in RV(guests) and do not fail the task.
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - unattended.virt contributors (@unattended-virt)
 extends_documentation_fragment:
@@ -81,7 +81,6 @@ options:
           - With O(step=wait), empty to accept any guest that shut off.
         type: str
         default: ""
-        no_log: false
       started:
         description: With O(step=wait) and O(step=finish), RV(guests[].started) of the start step.
         type: int
@@ -121,7 +120,6 @@ options:
             description: The answer file.
             type: str
             required: true
-            no_log: true
           mode:
             description: Its mode inside the initrd.
             type: raw
@@ -234,9 +232,9 @@ guests:
       type: str
     result:
       description:
-        - O(step=start) gives C(started), C(joined) (another run's install of this guest is under way or
-          finished unseen: wait for it with RV(guests[].token)), C(installed) (another run finished it) or
-          C(failed).
+        - O(step=start) gives C(started), C(joined) (another run's install of this guest is under way, or has
+          finished unseen; wait for it with its RV(guests[].token)), C(installed) (another run finished it)
+          or C(failed).
         - O(step=wait) gives C(installed), C(failed) or C(installing) (still going when the round ended).
         - O(step=finish) gives C(installed), C(unchanged) (another run finished it) or C(failed).
       type: str
@@ -354,9 +352,10 @@ def run(module, conn):
         out = []
         for guest in guests:
             name = guest["name"]
-            item = dict(outcomes[name], name=name) if name in outcomes else dict(progress[name], name=name,
-                                                                                   result="installing", reason="")
-            out.append(item)
+            if name in outcomes:
+                out.append(dict(outcomes[name], name=name))
+            else:
+                out.append(dict(progress[name], name=name, result="installing", reason=""))
         return dict(changed=False, guests=out)
 
     work_dir = params["work_dir"]
