@@ -233,3 +233,22 @@ def test_bad_variables_refused(tmp_path, variables, message):
     assert proc.returncode != 0 and message in proc.stdout, proc.stdout
     assert not dest.exists()
     assert_no_secret(proc)
+
+
+def test_empty_dest_renders_and_validates_without_writing(tmp_path):
+    """kickstart_dest '' (how guest_install uses the role): the answer file is only in
+    kickstart_result.content, valid, nothing is written, and -v shows no hash of it."""
+    variables = dict(kickstart_dest="", kickstart_version="F40", kickstart_hostname="web2.example.test",
+                     kickstart_root_password=ROOT_PW, kickstart_password_rounds=5000, kickstart_success_token="t-1")
+    proc, result, _text = render(tmp_path, variables)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["path"] == "" and result["sha256"] == hashlib.sha256(result["content"].encode()).hexdigest()
+    handler = pykickstart_handler(result["content"], "F40")
+    assert sha512_crypt.verify(ROOT_PW, handler.rootpw.password)
+    assert handler.rootpw.password not in proc.stdout     # the fact holding it is not logged
+    assert_no_secret(proc)
+    assert sorted(os.listdir(str(tmp_path))) == ["play.yml", "result.json", "vars.yml"]
+    # a broken template still fails before anything else
+    broken = dict(variables, kickstart_extra="bogus_command --x")
+    proc, result, _text = render(tmp_path, broken)
+    assert proc.returncode != 0 and "bogus_command" in proc.stdout and result is None
