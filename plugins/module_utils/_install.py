@@ -314,14 +314,19 @@ def finish_guest(conn, guest, check_mode=False):
     if dom is None or meta is None:
         return {"name": name, "result": "failed", "seconds": outcome.get("seconds"),
                 "reason": "the domain disappeared after its install"}
-    if meta.get("phase") == "installed":
+    ours = meta.get("token") == guest["token"]
+    if meta.get("phase") == "installed" and not ours:
         return {"name": name, "result": "unchanged", "seconds": None, "reason": "installed by another run meanwhile"}
-    if meta.get("token") != guest["token"]:
+    if not ours:
         return {"name": name, "result": "failed", "seconds": outcome.get("seconds"),
                 "reason": "another run started a new install of this guest meanwhile"}
     seconds = int(outcome.get("seconds") or 0)
-    metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
-                    install_seconds=str(seconds))
+    if meta.get("phase") == "installed":   # this install, finished already (a joined run, or a retry)
+        metadata = meta
+        seconds = int(meta.get("install_seconds") or seconds)
+    else:
+        metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
+                        install_seconds=str(seconds))
     try:
         _ensure(conn, {"name": name, "boot": {"devices": ["hd"]},
                        "console_log": guest["console_log"], "on_reboot": "restart", "on_poweroff": "destroy",

@@ -271,10 +271,12 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.unattended.virt.plugins.module_utils import _install
-from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, fail_from
+from ansible_collections.unattended.virt.plugins.module_utils._errors import (
+    InvalidInput, UnattendedVirtError, fail_from)
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
     connect, connection_argument_spec, require_libvirt)
 
+RECONNECT_SECONDS = 60
 NEEDS = {
     "start": ("token", "install_log", "initrd", "base_initrd", "kernel", "cmdline", "answer", "location",
               "memory", "vcpus", "disk"),
@@ -342,11 +344,44 @@ def check_guests(step, guests):
             guest["started"] = int(time.time())
 
 
-def run(module, conn):
+class Connection(object):
+    """The host's libvirt connection, opened again when libvirtd closed it: a restart of
+    libvirtd closes every open connection, and one guest's loss should not be the next's.
+    Opening waits up to ``patience`` seconds for a libvirtd that is restarting."""
+
+    def __init__(self, uri, readonly=False, patience=0):
+        self.uri, self.readonly, self.patience, self.conn = uri, readonly, patience, None
+
+    def lost(self):
+        return self.conn is not None and not self.conn.isAlive()
+
+    def get(self):
+        if self.lost():
+            self.close()
+        deadline = time.time() + self.patience
+        while self.conn is None:
+            try:
+                self.conn = connect(self.uri, readonly=self.readonly)
+            except UnattendedVirtError:
+                if time.time() >= deadline:
+                    raise
+                time.sleep(1)
+        return self.conn
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # pylint: disable=broad-except
+                pass  # already closed by the other side
+            self.conn = None
+
+
+def run(module, connection):
     params = module.params
     step, guests = params["step"], params["guests"]
     if step == "wait":
-        outcomes, progress = _install.wait_round(conn, guests, max(0, params["wait_seconds"]),
+        outcomes, progress = _install.wait_round(connection.get(), guests, max(0, params["wait_seconds"]),
                                                  poll=max(0.05, params["poll_interval"]),
                                                  tail_lines=params["tail_lines"])
         out = []
@@ -359,18 +394,29 @@ def run(module, conn):
         return dict(changed=False, guests=out)
 
     work_dir = params["work_dir"]
+
+    def one(guest):
+        def attempt():
+            if step == "start":
+                return _install.start_guest(connection.get(), guest, time.time(), module.check_mode)
+            return _install.finish_guest(connection.get(), guest, module.check_mode)
+        result = attempt()
+        if result["result"] == "failed" and connection.lost():
+            # libvirtd closed the connection in the middle of this guest (it was restarted):
+            # both steps are safe to run again, on a new connection
+            result = attempt()
+        return result
     if not os.path.isdir(work_dir):
         if module.check_mode:
-            return dict(changed=step == "start", guests=[_install.start_guest(conn, g, time.time(), True)
-                                                         for g in guests] if step == "start" else [])
+            out = [one(g) for g in guests] if step == "start" else []
+            return dict(changed=bool(out), guests=out)
         os.makedirs(work_dir, 0o700)
     with _install.host_lock(work_dir):
-        if step == "start":
-            out = [_install.start_guest(conn, g, time.time(), module.check_mode) for g in guests]
-            changed = any(item["result"] == "started" for item in out)
-        else:
-            out = [_install.finish_guest(conn, g, module.check_mode) for g in guests]
-            changed = any(item["result"] in ("installed", "failed") for item in out)  # initrds removed
+        out = [one(g) for g in guests]
+    if step == "start":
+        changed = any(item["result"] == "started" for item in out)
+    else:
+        changed = any(item["result"] in ("installed", "failed") for item in out)  # initrds removed
     return dict(changed=changed, guests=out)
 
 
@@ -379,15 +425,16 @@ def main():
                            required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"])])
     require_libvirt(module)
     params = module.params
+    # start and finish change guests: they wait out a libvirtd restart; install_wait retries wait rounds itself
+    waiting = params["step"] == "wait"
+    connection = Connection(params["uri"], readonly=waiting, patience=0 if waiting else RECONNECT_SECONDS)
     try:
         check_guests(params["step"], params["guests"])
-        conn = connect(params["uri"], readonly=params["step"] == "wait")
-        try:
-            result = run(module, conn)
-        finally:
-            conn.close()
+        result = run(module, connection)
     except Exception as err:  # pylint: disable=broad-except
         fail_from(module, err, changed=False)
+    finally:
+        connection.close()
     module.exit_json(**result)
 
 

@@ -171,9 +171,13 @@ def test_finish_boots_from_disk_and_removes_the_initrds(conn, tmp_path):
     assert facts["metadata"]["finished"] == "142" and facts["metadata"]["media"] == "http://tree/"
     assert "<kernel>" not in facts["xml"] and '<boot dev="hd"/>' in facts["xml"]
     assert os.listdir(str(tmp_path)) == []
-    # a second run finishing the same install changes nothing
-    again = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 42}))
-    assert again["result"] == "unchanged"
+    # a second run finishing the same install (it joined it) keeps the first one's figures
+    again = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 45}))
+    assert again["result"] == "installed" and again["seconds"] == 42
+    assert _domain.ensure(conn, dict(name="g1"), True)["metadata"] == facts["metadata"]
+    # a guest another install finished (another token) is left as it is
+    other = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 45}, token="x"))
+    assert other["result"] == "unchanged"
 
 
 def test_finish_of_a_failed_or_superseded_install(conn, tmp_path):
