@@ -188,3 +188,17 @@ def test_finish_of_a_failed_or_superseded_install(conn, tmp_path):
     superseded = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 1}, token="old"))
     assert superseded["result"] == "failed" and "another run" in superseded["reason"]
     assert _domain.ensure(conn, dict(name="g1"), True)["metadata"]["phase"] == "installing"
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(name="a/b\n<x>"), "name"),
+    (dict(answer=dict(path="../../etc/shadow", content="x", mode="0600")), ".."),
+    (dict(cmdline="console=ttyS0\ninit=/bin/sh"), "newline"),
+    (dict(memory=-5), "memory"),
+])
+def test_hostile_input_fails_the_guest_and_leaves_nothing(conn, tmp_path, change, message):
+    g = guest(tmp_path, **change)
+    result = _install.start_guest(conn, g, time.time())
+    assert result["result"] == "failed" and message in result["reason"].lower(), result
+    assert [d.name() for d in conn.listAllDomains()] == ["test"]
+    assert sorted(os.listdir(str(tmp_path))) == ["base.img"]
