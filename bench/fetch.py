@@ -13,10 +13,11 @@ alternating their order round by round:
 - curl -o file, and curl -o file && sha256sum file (what a careful script does).
 
 Every module run is a new Python process, as Ansible runs it.  Before every timed run the
-bench syncs and pauses (--settle, 3 s): on this kind of VM, memory freed by the previous
-run's deleted file is handed back to the host after about 2 s (free page reporting), and
-a run that starts sooner writes into recycled pages at a fraction of the cost; without
-the pause the side that happens to follow a delete wins.  Printed: medians, all
+bench syncs and pauses (--settle, 3 s), so that every run starts from the same state.
+Without it, the side that happened to follow a large delete was the cheaper one: this VM's
+kernel hands freed memory back to the host (page_reporting), and writing 256 MiB in 1 MiB
+calls measured 0.06 s right after deleting a 256 MiB file, 0.20 s after 4 s idle.  The
+figures still vary from run to run on a shared 2-CPU machine.  Printed: medians, all
 rounds, ratios (throughput ratio = curl time / module time: the issue asks >= 0.9), the
 module's peak RSS (from wait4) for the large and the 4 MiB file, and the load averages.
 
