@@ -90,10 +90,13 @@ def ours(tree, names, root, pool_dir, concurrency):
         return (min(found) if which == "start" else max(found)) if found else None
     media_end, wait_start, wait_end = edge("install_media", "end"), edge("install_wait", "start"), \
         edge("install_wait", "end")
+    start_begin = edge("install_batch", "start")
     phases = {}
-    if None not in (media_end, wait_start, wait_end):
-        # prepare: answer files, initrds, disks, install-phase defines and starts, one guest after the other
+    if None not in (media_end, wait_start, wait_end, start_begin):
+        # prepare: the answer files rendered on the controller (render_s), then one install_batch
+        # run that writes the initrds, defines, creates the disks and starts every guest (start_s)
         phases = {"media_s": media_end, "prepare_all_s": wait_start - media_end,
+                  "render_s": start_begin - media_end, "start_s": wait_start - start_begin,
                   "wait_s": wait_end - wait_start, "finish_all_s": timing["total"] - wait_end}
     return seconds, proc.returncode == 0, dict(phases, module_runs=common.module_runs(timing).get("local", 0))
 
