@@ -49,7 +49,8 @@ def normalize(guest, defaults):
     """One guest of ``guest_install_guests`` with the role defaults applied and the paths of
     its per-guest files filled in."""
     if not isinstance(guest, dict) or not guest.get("name"):
-        raise AnsibleFilterError("every guest needs a name, got %r" % (guest,))
+        # the guest's settings are not shown: they may hold passwords
+        raise AnsibleFilterError("a guest without a name: every guest needs one")
     name = str(guest["name"])
     if not _NAME.match(name):
         raise AnsibleFilterError("guest name %r: use letters, digits, '.', '_', '+', '-' (at most 63)" % name)
@@ -106,17 +107,22 @@ def guest_install_plan(guests, domains, defaults=None):
     Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
     normalized guest; module install_batch decides under its lock whether to reinstall one
     caught mid-install or to join the run that is installing it), ``start``, ``stop``,
-    ``remove``, ``ok`` (names already as asked) and ``failed`` ({name, reason}: guests this
-    run refuses to touch)."""
+    ``remove``, ``ok`` (names already as asked), ``failed`` ({name, reason}: guests this
+    run refuses to touch) and ``errors`` (what is wrong with guests as given; the role stops
+    the host on any, before it changes anything)."""
     defaults = defaults or {}
     current = dict((d.get("name"), d) for d in (domains or []))
-    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": []}
+    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "errors": []}
     seen = set()
     for raw in guests or []:
-        guest = normalize(raw, defaults)
+        try:
+            guest = normalize(raw, defaults)
+            if guest["name"] in seen:
+                raise AnsibleFilterError("guest %s is listed twice for this host" % guest["name"])
+        except AnsibleFilterError as err:
+            plan["errors"].append(err.message)
+            continue
         name = guest["name"]
-        if name in seen:
-            raise AnsibleFilterError("guest %s is listed twice for this host" % name)
         seen.add(name)
         dom = current.get(name)
         meta = (dom or {}).get("metadata")

@@ -110,7 +110,7 @@ def test_hypervisor_choice(defaults, expected):
 
 
 @pytest.mark.parametrize("guest, message", [
-    ({"location": URL}, "needs a name"),
+    ({"location": URL}, "needs one"),
     ({"name": "a/b", "location": URL}, "guest name"),
     ({"name": "g"}, "location"),
     ({"name": "g", "location": URL, "state": "gone"}, "state must be"),
@@ -121,9 +121,11 @@ def test_invalid_guests(guest, message):
         normalize(guest, DEFAULTS)
 
 
-def test_a_guest_listed_twice_is_refused():
-    with pytest.raises(AnsibleFilterError, match="twice"):
-        plan_of([{"name": "g", "location": URL}, {"name": "g", "location": URL}])
+def test_plan_errors_are_collected_and_show_no_settings():
+    plan = plan_of([{"name": "g", "location": URL}, {"name": "g", "location": URL},
+                    {"location": URL, "kickstart": {"root_password": "Plain-Secret"}}, {"name": "h", "location": URL}])
+    assert plan["errors"] == ["guest g is listed twice for this host", "a guest without a name: every guest needs one"]
+    assert [g["name"] for g in plan["install"]] == ["g", "h"]
 
 
 def test_summary_and_failures():
