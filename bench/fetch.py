@@ -152,9 +152,9 @@ def main():
     print("%-16s %8s %9s %10s %10s   %s" % ("median", "seconds", "MiB/s", "x curl", "x curl+sha", "all rounds"))
     for side in SIDES:
         rate = "" if side == "module start-up" else "%.0f" % (mib / med[side])
-        print("%-16s %8.3f %9s %10.2f %10.2f   %s" % (side, med[side], rate, med["curl"] / med[side],
-                                                     med["curl+sha256sum"] / med[side],
-                                                     " ".join("%.3f" % t for t in times[side])))
+        rounds = " ".join("%.3f" % t for t in times[side])
+        print("%-16s %8.3f %9s %10.2f %10.2f   %s" % (
+            side, med[side], rate, med["curl"] / med[side], med["curl+sha256sum"] / med[side], rounds))
     print("(x curl = curl's median time / this median time: throughput relative to curl, the goal is >= 0.9)")
     net = med["module cold"] - med["module start-up"]
     print("module cold minus start-up: %.3f s = %.0f MiB/s (an estimate of the transfer alone; curl: %.0f MiB/s)"
