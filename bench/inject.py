@@ -4,8 +4,8 @@ A 150 MB initrd of random bytes (odd size, so padding is needed) and a kickstart
 alternate between:
   cat     - `sh -c 'cat initrd extra.cpio > out'` (extra.cpio: the archive written once,
             beforehand, so cat only copies);
-  library - _cpio.Archive + _cpio.write into a temporary file beside dest (the base copied
-            by the kernel, as the module does by default), then rename: the module's own
+  library - _cpio.write_file: a temporary file beside dest (the base copied by the kernel,
+            as the module does by default), then rename: the module's own
             work without the Python start-up;
   module  - the initrd_inject module as Ansible runs it (a new Python process, JSON args),
             writing a new dest;
@@ -73,10 +73,7 @@ def main():
         subprocess.run(["sh", "-c", 'cat "$0" "$1" > "$2"', base, extra, outs["cat"]], check=True)
 
     def run_library():
-        fd, tmp = tempfile.mkstemp(dir=work, prefix=".library.")
-        with os.fdopen(fd, "wb") as out:
-            _cpio.write(base, _cpio.Archive(_cpio.make_entries(files)), out, checksum=False)
-        os.rename(tmp, outs["library"])
+        _cpio.write_file(base, _cpio.Archive(_cpio.make_entries(files)), outs["library"])
 
     def run_module(expect_changed):
         result = uvtest.run_module("initrd_inject", dict(src=base, dest=outs["module"], files=files), tmpdir=work)
