@@ -23,7 +23,6 @@ import fcntl
 import glob
 import os
 import re
-import threading
 import time
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio
@@ -195,46 +194,19 @@ def _finished_unseen(meta, install_log):
     return bool(token) and judge("shutoff", read_tail(install_log), token, 0, 1)["result"] == "installed"
 
 
-def start_guest(conn, guest, now, check_mode=False, boot_now=True):
+def start_guest(conn, guest, now, check_mode=False):
     """Start the install of one guest, or join the install another run has under way.
 
     ``result`` is ``started``, ``joined`` (another run's installer runs, or has finished
     and awaits its last step: wait for it with its token), ``installed`` (another run
-    finished it meanwhile) or ``failed``.  With ``boot_now`` false, a ``started`` guest is
-    ready (initrd, define, disk) and ``boot`` starts it."""
+    finished it meanwhile) or ``failed``."""
     try:
-        return _start_guest(conn, guest, now, check_mode, boot_now)
+        return _start_guest(conn, guest, now, check_mode)
     except UnattendedVirtError as err:
         return _failed(guest["name"], err)
 
 
-def remove_guest_files(guest):
-    _remove_files(per_guest_files(guest["initrd"]))
-
-
-def boot(conn, guests):
-    """Start the installers of ``guests`` (made ready by ``start_guest``) all at once, one
-    thread each on the shared connection: QEMU's start-up, most of a start's time, then
-    overlaps instead of adding up.  Returns {name: failed result} of those that did not start."""
-    failures = {}
-
-    def one(guest):
-        try:
-            _ensure(conn, {"name": guest["name"], "state": "running"}, False)
-        except UnattendedVirtError as err:
-            failures[guest["name"]] = _failed(guest["name"], err)
-        except Exception as err:  # pylint: disable=broad-except
-            failures[guest["name"]] = {"name": guest["name"], "result": "failed",
-                                       "reason": "unexpected %s: %s" % (type(err).__name__, err)}
-    threads = [threading.Thread(target=one, args=(guest,)) for guest in guests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return failures
-
-
-def _start_guest(conn, guest, now, check_mode, boot_now):
+def _start_guest(conn, guest, now, check_mode):
     name = guest["name"]
     dom, state, meta = _domain_now(conn, name)
     if dom is not None and meta is None:
@@ -286,8 +258,7 @@ def _start_guest(conn, guest, now, check_mode, boot_now):
         _cpio.write_file(guest["base_initrd"], archive, guest["initrd"])
         _ensure(conn, _install_phase(guest, metadata), False)
         _storage.ensure_volume(conn, _volume_request(guest))
-        if boot_now:
-            _ensure(conn, {"name": name, "state": "running"}, False)
+        _ensure(conn, {"name": name, "state": "running"}, False)
     except BaseException:
         _remove_files(per_guest_files(guest["initrd"]))
         raise

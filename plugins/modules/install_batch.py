@@ -19,9 +19,8 @@ description:
   - O(step=start), for each guest, in this order. The answer file goes into a per-guest copy of the
     installer initrd (mode C(0600)). The guest is defined for its install phase (direct kernel boot,
     C(on_reboot=destroy), console logged to O(guests[].install_log), metadata C(phase=installing) with a
-    fresh token). Then its disk is created. Defining before creating the disk is what lets a later run
-    know that the disk is ours. When every guest is ready, all the installers are started at once, so
-    that their QEMU start-ups overlap.
+    fresh token). Then its disk is created, and the installer is started. Defining before creating the
+    disk is what lets a later run know that the disk is ours.
   - O(step=wait) watches the guests for up to O(wait_seconds). A guest that shut off counts as installed
     when its console log holds C(UNATTENDED-VIRT-INSTALLED <token>), as the built-in answer files print
     at their end. It returns as soon as every guest has an outcome.
@@ -378,19 +377,6 @@ class Connection(object):
             self.conn = None
 
 
-def boot_ready(connection, guests, out):
-    """Start every guest the start step made ready, at once; a guest that does not start
-    is failed and its per-guest initrd removed (after one more try if libvirtd went away)."""
-    ready = [guest for guest, item in zip(guests, out) if item["result"] == "started"]
-    failures = _install.boot(connection.get(), ready)
-    if failures and connection.lost():
-        failures = _install.boot(connection.get(), [guest for guest in ready if guest["name"] in failures])
-    for index, guest in enumerate(guests):
-        if guest["name"] in failures:
-            _install.remove_guest_files(guest)
-            out[index] = failures[guest["name"]]
-
-
 def run(module, connection):
     params = module.params
     step, guests = params["step"], params["guests"]
@@ -412,7 +398,7 @@ def run(module, connection):
     def one(guest):
         def attempt():
             if step == "start":
-                return _install.start_guest(connection.get(), guest, time.time(), module.check_mode, boot_now=False)
+                return _install.start_guest(connection.get(), guest, time.time(), module.check_mode)
             return _install.finish_guest(connection.get(), guest, module.check_mode)
         result = attempt()
         if result["result"] == "failed" and connection.lost():
@@ -427,8 +413,6 @@ def run(module, connection):
         os.makedirs(work_dir, 0o700)
     with _install.host_lock(work_dir):
         out = [one(g) for g in guests]
-        if step == "start" and not module.check_mode:
-            boot_ready(connection, guests, out)
     if step == "start":
         changed = any(item["result"] == "started" for item in out)
     else:

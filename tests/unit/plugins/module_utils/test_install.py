@@ -202,12 +202,3 @@ def test_hostile_input_fails_the_guest_and_leaves_nothing(conn, tmp_path, change
     assert result["result"] == "failed" and message in result["reason"].lower(), result
     assert [d.name() for d in conn.listAllDomains()] == ["test"]
     assert sorted(os.listdir(str(tmp_path))) == ["base.img"]
-
-
-def test_boot_starts_every_ready_guest_and_names_those_that_fail(conn):
-    for name in ("g1", "g2"):
-        _domain.ensure(conn, dict(XEN_HVM, name=name, boot=dict(kernel="/boot/vmlinuz"),
-                                  metadata=dict(phase="installing")), False)
-    failures = _install.boot(conn, [{"name": "g1"}, {"name": "g2"}, {"name": "gone"}])
-    assert list(failures) == ["gone"] and failures["gone"]["result"] == "failed"
-    assert [_domain.state_name(conn.lookupByName(n)) for n in ("g1", "g2")] == ["running", "running"]
