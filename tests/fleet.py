@@ -44,10 +44,8 @@ class FleetDaemon:
 
     def start(self, timeout=60):
         os.makedirs(self.root)
-        pairs = []
-        for sub, target in OVERLAYS:
+        for sub, _target in OVERLAYS:
             os.makedirs(os.path.join(self.root, sub))
-            pairs.append("%s=%s" % (os.path.join(self.root, sub), target))
         for name in ("qemu.conf",):
             if os.path.exists(os.path.join("/etc/libvirt", name)):
                 shutil.copy(os.path.join("/etc/libvirt", name), os.path.join(self.root, "etc", name))
@@ -57,13 +55,7 @@ class FleetDaemon:
             shutil.copytree(caps, os.path.join(self.root, "cache", "qemu", "capabilities"))
         with open(os.path.join(self.root, "libvirtd.conf"), "w") as conf:
             conf.write('log_outputs="3:file:%s/libvirtd.log"\n' % self.root)
-        script = _INSIDE.format(pairs=" ".join(pairs), root=self.root,
-                                subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"))
-        out = open(os.path.join(self.root, "daemon.out"), "wb")
-        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
-                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        out.close()
+        self._launch(_INSIDE, "wb")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -75,6 +67,17 @@ class FleetDaemon:
         self.stop()
         with open(os.path.join(self.root, "daemon.out"), errors="replace") as out:
             raise RuntimeError("fleet libvirtd under %s did not come up:\n%s" % (self.root, out.read()))
+
+    def _launch(self, template, out_mode):
+        """``template`` (_INSIDE or a part of it) run in a mount namespace of its own with the
+        overlays bound; its output goes to daemon.out (``out_mode`` "wb" or "ab")."""
+        pairs = " ".join("%s=%s" % (os.path.join(self.root, sub), target) for sub, target in OVERLAYS)
+        script = template.format(pairs=pairs, root=self.root,
+                                 subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"))
+        with open(os.path.join(self.root, "daemon.out"), out_mode) as out:
+            self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
 
     def _answers(self):
         return subprocess.run(["virsh", "-q", "-c", self.uri, "version"], capture_output=True,
@@ -93,14 +96,7 @@ class FleetDaemon:
         same state, as an admin restarting libvirtd would."""
         self.proc.send_signal(signal.SIGTERM)   # the subreaper forwards it to libvirtd
         self.proc.wait(30)
-        pairs = " ".join("%s=%s" % (os.path.join(self.root, sub), target) for sub, target in OVERLAYS)
-        script = _INSIDE.replace("/usr/sbin/virtlogd -d -p {root}/virtlogd.pid\n", "").format(
-            pairs=pairs, root=self.root, subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"))
-        out = open(os.path.join(self.root, "daemon.out"), "ab")
-        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
-                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        out.close()
+        self._launch(_INSIDE.replace("/usr/sbin/virtlogd -d -p {root}/virtlogd.pid\n", ""), "ab")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             if self._answers():

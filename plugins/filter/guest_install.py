@@ -12,6 +12,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
+
 STATES = ("running", "shutoff", "absent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGTP]?i?B?$", re.IGNORECASE)
@@ -133,13 +135,14 @@ def guest_install_plan(guests, domains, defaults=None):
                 plan["install"].append(guest)
             continue
         if not meta:
-            plan["failed"].append({"name": name, "reason": "a domain named %s exists and was not created by "
-                                   "unattended.virt: left alone (rename the guest or remove that domain)" % name})
+            plan["failed"].append({"name": name, "reason": not_ours_reason(name)})
             continue
         guest["disk_created_by_us"] = meta.get("disk_created_by_us") == "yes"
         if guest["state"] == "absent":
             plan["remove"].append(guest)
-        elif meta.get("phase") != "installed":
+        elif meta.get("phase") not in ("installed", "installing"):
+            plan["failed"].append({"name": name, "reason": not_installed_reason(name)})
+        elif meta.get("phase") == "installing":
             plan["install"].append(guest)
         elif guest["state"] == "running" and dom.get("state") != "running":
             plan["start"].append(guest)

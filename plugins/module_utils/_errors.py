@@ -23,6 +23,10 @@ class UnattendedVirtError(Exception):
         self.hint = hint
         self.details = details
 
+    def full_message(self):
+        """What went wrong, then what to do about it."""
+        return self.msg if not self.hint else "%s. %s" % (self.msg.rstrip("."), self.hint)
+
 
 class InvalidInput(UnattendedVirtError):
     """A parameter, name, path or document that cannot be used as given."""
@@ -44,8 +48,7 @@ def fail_from(module, err, **result):
     """Fail the module for ``err``: our own errors with their message and hint, anything
     else with its type and the traceback, so that a bug report has what it needs."""
     if isinstance(err, UnattendedVirtError):
-        msg = err.msg if not err.hint else "%s. %s" % (err.msg.rstrip("."), err.hint)
         result.update(err.details)
-        module.fail_json(msg=msg, **result)
+        module.fail_json(msg=err.full_message(), **result)
     module.fail_json(msg="unexpected %s: %s" % (type(err).__name__, err),
                      exception=traceback.format_exc(), **result)

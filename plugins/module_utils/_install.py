@@ -25,6 +25,8 @@ import os
 import re
 import time
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
@@ -139,7 +141,6 @@ def _ensure(conn, params, check_mode):
 
 def _domain_params(values):
     """``values`` checked against the domain module's options, defaults filled in."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     given = dict((key, value) for key, value in values.items() if value is not None)  # None: the default
     checked = ArgumentSpecValidator(_domain.argument_spec()).validate(given)
     if checked.error_messages:
@@ -182,7 +183,7 @@ def _started(guest, result, token, started, metadata, **extra):
 
 # --------------------------------------------------------------------------- start
 def _failed(name, err, **extra):
-    out = {"name": name, "result": "failed", "reason": err.msg if not err.hint else "%s. %s" % (err.msg.rstrip("."), err.hint)}
+    out = {"name": name, "result": "failed", "reason": err.full_message()}
     out.update(extra)
     return out
 
@@ -209,16 +210,13 @@ def start_guest(conn, guest, now, check_mode=False):
 def _start_guest(conn, guest, now, check_mode):
     name = guest["name"]
     dom, state, meta = _domain_now(conn, name)
+    # the plan refused these already; read again under the lock, they are refused again
     if dom is not None and meta is None:
-        return {"name": name, "result": "failed",
-                "reason": "a domain named %s exists and was not created by unattended.virt: left alone "
-                          "(rename the guest or remove that domain)" % name}
+        return {"name": name, "result": "failed", "reason": _metadata.not_ours_reason(name)}
     if meta is not None and meta.get("phase") == "installed":
         return {"name": name, "result": "installed", "reason": "installed by another run meanwhile"}
     if meta is not None and meta.get("phase") != "installing":
-        return {"name": name, "result": "failed",
-                "reason": "domain %s was defined with unattended.virt.domain, not installed by this role: left alone "
-                          "(rename the guest, or remove that domain)" % name}
+        return {"name": name, "result": "failed", "reason": _metadata.not_installed_reason(name)}
     if meta is not None and meta.get("token"):
         try:
             began = int(meta.get("started") or 0)
@@ -236,11 +234,11 @@ def _start_guest(conn, guest, now, check_mode):
     else:
         disk = guest["disk"]
         existing = _storage.volume_exists(conn, disk["pool"], disk["name"], disk.get("pool_path"))
-        if existing and not guest["disk"].get("reuse"):
+        if existing and not disk.get("reuse"):
             return {"name": name, "result": "failed",
                     "reason": "volume %s exists in pool %s and was not created for this guest: left alone. Set "
                               "disk.reuse to install onto it, or give the guest another disk name"
-                              % (guest["disk"]["name"], guest["disk"]["pool"])}
+                              % (disk["name"], disk["pool"])}
         disk_created_by_us = not existing
     metadata = _install_metadata(guest, token, started, disk_created_by_us)
     if check_mode:
@@ -269,8 +267,8 @@ def _start_guest(conn, guest, now, check_mode):
 def wait_round(conn, guests, seconds, poll=0.5, tail_lines=20, clock=time.time, sleep=time.sleep):
     """Watch ``guests`` (name, console_log, token, started, timeout) for up to ``seconds``.
 
-    Returns (outcomes {name: outcome with seconds}, progress {name: {state, elapsed,
-    last_line}} of those still installing).  Returns as soon as every guest has an outcome."""
+    Returns (outcomes {name: outcome with seconds}, progress {name: {elapsed, last_line}}
+    of those still installing).  Returns as soon as every guest has an outcome."""
     pending = dict((g["name"], g) for g in guests)
     outcomes = {}
     deadline = clock() + seconds

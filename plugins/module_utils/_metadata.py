@@ -33,6 +33,19 @@ def build(etree, values):
     return root
 
 
+def not_ours_reason(name):
+    """Why a guest is refused when a domain of its name has no metadata of ours."""
+    return ("a domain named %s exists and was not created by unattended.virt: left alone "
+            "(rename the guest or remove that domain)" % name)
+
+
+def not_installed_reason(name):
+    """Why a guest is refused when a domain of its name is ours but was never installed by the
+    guest_install role (it has no install phase: the domain module defined it)."""
+    return ("domain %s was defined with unattended.virt.domain, not installed by this role: left alone "
+            "(rename the guest, or remove that domain)" % name)
+
+
 def find(domain_root):
     """Our ``<uvirt:guest>`` element in a parsed ``<domain>``, or None (not ours)."""
     return domain_root.find("metadata/" + ROOT_TAG)

@@ -222,6 +222,16 @@ def _lookup_volume(pool, name):
                              % (name, pool.name(), err.get_error_message()))
 
 
+def _fresh_volume(pool, name):
+    """Volume ``name`` of a running pool, or None, after a refresh: files put there behind
+    libvirt's back count.  A busy pool refuses the refresh, which is fine."""
+    try:
+        pool.refresh(0)
+    except libvirt.libvirtError:
+        pass
+    return _lookup_volume(pool, name)
+
+
 def _read_volume(vol):
     facts = volume_facts(etree.fromstring(vol.XMLDesc(0).encode("utf-8")))
     facts["path"] = facts["path"] or vol.path()
@@ -301,11 +311,7 @@ def ensure_volume(conn, req, check_mode=False):
 
     vol = None
     if pool is not None and pool.isActive():
-        try:  # files put there behind libvirt's back; a busy pool refuses, which is fine
-            pool.refresh(0)
-        except libvirt.libvirtError:
-            pass
-        vol = _lookup_volume(pool, req.name)
+        vol = _fresh_volume(pool, req.name)
     before = _read_volume(vol) if vol is not None else None
     if before is not None:
         before.update(pool=req.pool, name=req.name)
@@ -355,11 +361,7 @@ def volume_exists(conn, pool_name, name, pool_dir=None):
         pool_dir = pool_path(etree.fromstring(pool.XMLDesc(0).encode("utf-8"))) or pool_dir
     if pool is None or not pool.isActive():
         return bool(pool_dir) and os.path.lexists(os.path.join(pool_dir, name))
-    try:
-        pool.refresh(0)
-    except libvirt.libvirtError:
-        pass
-    return _lookup_volume(pool, name) is not None
+    return _fresh_volume(pool, name) is not None
 
 
 def _ensure_absent(conn, req, pool, result, check_mode):
@@ -369,11 +371,7 @@ def _ensure_absent(conn, req, pool, result, check_mode):
     if not pool.isActive():
         raise InvalidInput("storage pool %s is not running, so volume %s cannot be checked or removed"
                            % (req.pool, req.name), hint="Start the pool first")
-    try:
-        pool.refresh(0)
-    except libvirt.libvirtError:
-        pass
-    vol = _lookup_volume(pool, req.name)
+    vol = _fresh_volume(pool, req.name)
     if vol is None:
         return result
     before = _read_volume(vol)

@@ -265,6 +265,7 @@ guests:
       elements: str
 """
 
+import contextlib
 import os
 import time
 
@@ -340,8 +341,6 @@ def check_guests(step, guests):
         missing = [key for key in NEEDS[step] if guest.get(key) in (None, "")]
         if missing:
             raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))
-        if guest.get("started") is None and step != "start":
-            guest["started"] = int(time.time())
 
 
 class Connection(object):
@@ -406,12 +405,10 @@ def run(module, connection):
             # both steps are safe to run again, on a new connection
             result = attempt()
         return result
-    if not os.path.isdir(work_dir):
-        if module.check_mode:
-            out = [one(g) for g in guests] if step == "start" else []
-            return dict(changed=bool(out), guests=out)
+    if not os.path.isdir(work_dir) and not module.check_mode:
         os.makedirs(work_dir, 0o700)
-    with _install.host_lock(work_dir):
+    # check mode changes nothing, so it needs no lock (nor a work folder to put it in)
+    with _install.host_lock(work_dir) if os.path.isdir(work_dir) else contextlib.nullcontext():
         out = [one(g) for g in guests]
     if step == "start":
         changed = any(item["result"] == "started" for item in out)

@@ -47,6 +47,17 @@ def host_vars(node, root, names, tmpdir):
         guest_install_guests=[{"name": n, "location": names[n]} for n in sorted(names)])
 
 
+def scenario(daemon, workdir, name_prefix, tag, http, count):
+    """One scenario's host folder, Ansible temp folder, guests (``count`` of them, all from the
+    Fedora-style tree) and inventory."""
+    root = os.path.join(workdir, tag)
+    tmpdir = os.path.join(root, "ansible-tmp")
+    os.makedirs(tmpdir)
+    names = dict((name_prefix + g, http.url + "fedora/") for g in GUESTS[:count])
+    inventory = write_inventory(os.path.join(workdir, tag + ".json"), host_vars(daemon, root, names, tmpdir))
+    return root, tmpdir, names, inventory
+
+
 def write_inventory(path, variables):
     with open(path, "w") as handle:
         json.dump({"all": {"hosts": {"local": variables}}}, handle)
@@ -144,11 +155,7 @@ KILL_POINTS = [
 
 
 def test_kill_at_every_point_then_rerun(daemon, prefix, workdir, http, fixtures):
-    root = os.path.join(workdir, "interrupt")
-    tmpdir = os.path.join(root, "ansible-tmp")
-    os.makedirs(tmpdir)
-    names = dict((prefix + "k" + g, http.url + "fedora/") for g in GUESTS)
-    inventory = write_inventory(os.path.join(workdir, "interrupt.json"), host_vars(daemon, root, names, tmpdir))
+    root, tmpdir, names, inventory = scenario(daemon, workdir, prefix + "k", "interrupt", http, 3)
     http.set_fault("/fedora/images/pxeboot/initrd.img", "stall", 4)   # the first fetch is slow: kill it midway
     report = []
     for what, triggers, sig, delay in KILL_POINTS:
@@ -171,11 +178,7 @@ def test_kill_at_every_point_then_rerun(daemon, prefix, workdir, http, fixtures)
 
 
 def test_libvirtd_restarted_during_the_wait(daemon, prefix, workdir, http, fixtures):
-    root = os.path.join(workdir, "restart")
-    tmpdir = os.path.join(root, "ansible-tmp")
-    os.makedirs(tmpdir)
-    names = dict((prefix + "r" + g, http.url + "fedora/") for g in GUESTS[:2])
-    inventory = write_inventory(os.path.join(workdir, "restart.json"), host_vars(daemon, root, names, tmpdir))
+    root, tmpdir, names, inventory = scenario(daemon, workdir, prefix + "r", "restart", http, 2)
     proc = start(inventory, tmpdir)
     lines, restarted = [], False
     for line in proc.stdout:
@@ -196,11 +199,7 @@ def test_libvirtd_restarted_during_the_wait(daemon, prefix, workdir, http, fixtu
 
 
 def test_two_runs_at_once_converge(daemon, prefix, workdir, http, fixtures):
-    root = os.path.join(workdir, "concurrent")
-    tmpdir = os.path.join(root, "ansible-tmp")
-    os.makedirs(tmpdir)
-    names = dict((prefix + "p" + g, http.url + "fedora/") for g in GUESTS[:1])
-    inventory = write_inventory(os.path.join(workdir, "concurrent.json"), host_vars(daemon, root, names, tmpdir))
+    root, tmpdir, names, inventory = scenario(daemon, workdir, prefix + "p", "concurrent", http, 1)
     results = [None, None]
 
     def one(index):

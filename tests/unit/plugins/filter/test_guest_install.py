@@ -43,6 +43,7 @@ def where(plan, name):
     ({"state": "absent"}, dom("g", "running", phase="installed"), "remove"),
     ({"state": "absent"}, dom("g", "shutoff", phase="installing"), "remove"),
     ({"state": "running"}, dom("g", "running"), "failed"),      # not ours: never touched
+    ({"state": "running"}, dom("g", "running", media="x"), "failed"),   # ours, but never installed by the role
     ({"state": "absent"}, dom("g", "shutoff"), "failed"),
 ])
 def test_what_each_guest_needs(wanted, found, expected):

@@ -1,9 +1,13 @@
-"""The decision per guest after an install (module_utils._install.judge): installed only when the guest stopped and its
-console shows its success token."""
+"""module_utils._install: the decision per guest after an install (judge: installed only
+when the guest stopped and its console shows its success token), and what start_guest and
+finish_guest decide about a guest."""
 import os
+import time
 
+import libvirt
 import pytest
 
+from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install
 from ansible_collections.unattended.virt.plugins.module_utils._install import clean_lines, elapsed_text, judge
 
 TOKEN = "k3x9"
@@ -57,11 +61,6 @@ def test_clean_lines_drops_blank_and_control():
 # What start_guest and finish_guest decide, on libvirt's test:///default driver (one fresh
 # driver per connection).  The defines and boots themselves run against a real libvirtd in
 # tests/integration (test_guest_install.py, test_reliability_*.py).
-import time  # noqa: E402
-
-import libvirt  # noqa: E402
-
-from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install  # noqa: E402
 
 XEN_HVM = dict(hypervisor="xen", virt_type="hvm", arch="x86_64", loader="/usr/lib/xen/boot/hvmloader",
                emulator="/usr/lib/xen/bin/qemu-system-i386", memory=256, vcpus=1)
