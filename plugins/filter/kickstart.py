@@ -29,6 +29,24 @@ except ImportError:
 SALT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PRESEED_TYPES = ("string", "boolean", "select", "multiselect", "password", "note", "text", "title", "error")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+SUCCESS_TOKEN = re.compile(r"^[A-Za-z0-9._:@+-]*$")
+HOST_NAME = re.compile(r"^[A-Za-z0-9.-]*$")
+
+
+def kickstart_checks(variables):
+    """What the role's argument spec cannot say about one set of ``kickstart_*`` variables:
+    a list of problems, empty when there are none."""
+    problems = []
+    network = variables.get("kickstart_network", "dhcp")
+    if network != "dhcp" and not (isinstance(network, dict) and network.get("address") and network.get("netmask")):
+        problems.append("kickstart_network is 'dhcp' or a dict with address and netmask")
+    if not SUCCESS_TOKEN.match(str(variables.get("kickstart_success_token") or "")):
+        problems.append("kickstart_success_token uses letters, digits and ._:@+- only")
+    if not HOST_NAME.match(str(variables.get("kickstart_hostname") or "")):
+        problems.append("kickstart_hostname uses letters, digits, . and - only")
+    if variables.get("kickstart_root_password") and variables.get("kickstart_root_password_hash"):
+        problems.append("give kickstart_root_password or kickstart_root_password_hash, not both")
+    return problems
 
 
 def kickstart_errors(text, version):
@@ -131,6 +149,7 @@ def crypt_users(users, seed, rounds=656000):
 class FilterModule(object):
     def filters(self):
         return {
+            "kickstart_checks": kickstart_checks,
             "kickstart_errors": kickstart_errors,
             "preseed_errors": preseed_errors,
             "sha512_crypt": sha512_crypt,

@@ -220,10 +220,11 @@ def test_user_template_is_validated_too(tmp_path):
 
 
 @pytest.mark.parametrize("variables, message", [
-    (dict(kickstart_network={"address": "192.0.2.1"}), '"assertion": "kickstart_network'),
-    (dict(kickstart_success_token="a; rm -rf /"), '"assertion": "kickstart_success_token'),
+    (dict(kickstart_network={"address": "192.0.2.1"}), "kickstart_network is 'dhcp' or a dict with address and netmask"),
+    (dict(kickstart_success_token="a; rm -rf /"), "kickstart_success_token uses letters, digits and ._:@+- only"),
+    (dict(kickstart_hostname="web 1"), "kickstart_hostname uses letters, digits, . and - only"),
     (dict(kickstart_root_password=ROOT_PW, kickstart_root_password_hash="$6$a$b"),
-     '"assertion": "not (kickstart_root_password'),
+     "give kickstart_root_password or kickstart_root_password_hash, not both"),
     (dict(kickstart_format="autoyast"), "kickstart_format"),
     (dict(kickstart_users=[{"name": "Bad Name"}]), "not a valid user name"),
 ])
@@ -252,3 +253,64 @@ def test_empty_dest_renders_and_validates_without_writing(tmp_path):
     broken = dict(variables, kickstart_extra="bogus_command --x")
     proc, result, _text = render(tmp_path, broken)
     assert proc.returncode != 0 and "bogus_command" in proc.stdout and result is None
+
+
+BATCH_PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Render a batch
+      ansible.builtin.include_role:
+        name: unattended.virt.kickstart
+        tasks_from: batch
+    - name: Keep the results for the test
+      ansible.builtin.copy:
+        content: "{{ kickstart_results | to_json }}"
+        dest: "%s"
+        mode: "0600"
+"""
+
+
+def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
+    """The batch entry point: role variables are every element's defaults, each element is
+    rendered and validated on its own, and a bad element (a check, the argument spec, a
+    user the hashing refuses, a broken own template, an invalid kickstart) fails alone."""
+    broken = tmp_path / "broken.ks.j2"
+    broken.write_text("rootpw --lock\n{{ no_such_variable_here }}\n")
+    batch = [
+        dict(kickstart_hostname="a.example.test", kickstart_root_password=ROOT_PW, kickstart_success_token="tok-a"),
+        dict(kickstart_hostname="bad name"),
+        dict(kickstart_hostname="c.example.test", kickstart_format="preseed", kickstart_dest=str(tmp_path / "never")),
+        dict(kickstart_hostname="d.example.test", kickstart_password_rounds="many"),
+        dict(kickstart_hostname="e.example.test", kickstart_users=[{"name": "Bad Name", "password": USER_PW}]),
+        dict(kickstart_hostname="f.example.test", kickstart_template=str(broken)),
+        dict(kickstart_hostname="g.example.test", kickstart_extra="bogus_command --x\n"),
+    ]
+    result_file = tmp_path / "results.json"
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(BATCH_PLAYBOOK % result_file)
+    var_file = tmp_path / "vars.yml"
+    var_file.write_text(yaml.safe_dump(dict(kickstart_batch=batch, kickstart_version="RHEL9", kickstart_password_rounds=5000,
+                                            kickstart_packages=["@core", "vim-enhanced"])))
+    proc = uvtest.run_playbook(str(playbook), "-e", "@%s" % var_file, "-v",
+                               env={"ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(result_file.read_text())
+    assert len(results) == len(batch)
+    good, bad_name, preseed, bad_rounds, bad_user, bad_template, invalid = results
+    # the role's variables are the defaults of every element: version and packages here
+    handler = pykickstart_handler(good["content"], "RHEL9")
+    assert good["errors"] == [] and good["format"] == "kickstart" and good["kernel_args"] == ["inst.ks=file:/ks.cfg"]
+    assert sha512_crypt.verify(ROOT_PW, handler.rootpw.password) and "vim-enhanced" in good["content"]
+    assert "UNATTENDED-VIRT-INSTALLED tok-a" in good["content"]
+    assert good["sha256"] == hashlib.sha256(good["content"].encode()).hexdigest()
+    assert preseed["errors"] == [] and preseed["initrd_path"] == "/preseed.cfg" and "d-i " in preseed["content"]
+    assert not (tmp_path / "never").exists()    # a batch writes nothing
+    assert "kickstart_hostname uses letters" in bad_name["errors"][0] and "content" not in bad_name
+    assert "kickstart_password_rounds" in bad_rounds["errors"][0] and "content" not in bad_rounds
+    assert "not a valid user name" in bad_user["errors"][0] and "content" not in bad_user
+    assert "no_such_variable_here" in bad_template["errors"][0] and "content" not in bad_template
+    assert "is not valid" in invalid["errors"][0] and "bogus_command" in invalid["errors"][0]
+    assert_no_secret(proc)
+    assert handler.rootpw.password not in proc.stdout

@@ -70,3 +70,22 @@ def test_crypt_users():
                 [{"name": "a", "ssh_keys": ['ssh-rsa "quoted"']}], [{"name": "a", "groups": ["bad group"]}], [{}]):
         with pytest.raises(AnsibleFilterError):
             ks.crypt_users(bad, "seed", 5000)
+
+
+@pytest.mark.parametrize("variables, problem", [
+    ({}, None),
+    ({"kickstart_network": "dhcp", "kickstart_hostname": "a.example.test", "kickstart_success_token": "t-1:x@y+z"}, None),
+    ({"kickstart_network": {"address": "192.0.2.5", "netmask": "255.255.255.0"}}, None),
+    ({"kickstart_network": {"address": "192.0.2.5"}}, "kickstart_network"),
+    ({"kickstart_network": "static"}, "kickstart_network"),
+    ({"kickstart_success_token": "a; reboot"}, "kickstart_success_token"),
+    ({"kickstart_hostname": "web 1"}, "kickstart_hostname"),
+    ({"kickstart_hostname": "a\nrootpw x"}, "kickstart_hostname"),
+    ({"kickstart_root_password": "x", "kickstart_root_password_hash": "$6$a$b"}, "not both"),
+])
+def test_checks_name_each_problem(variables, problem):
+    problems = ks.kickstart_checks(variables)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0], problems
