@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -54,6 +55,58 @@ def alternate(rounds, sides):
 def loadavg():
     with open("/proc/loadavg") as handle:
         return " ".join(handle.read().split()[:3])
+
+
+class CpuMeter:
+    """CPU seconds while it runs: those of the QEMU processes whose guest name starts with
+    ``prefix`` (sampled every 0.2 s from /proc, so a guest that lives less than that is
+    missed), and of the whole machine (busy time of all cores).  Use as a context manager;
+    then read guest_s, busy_s and floor_s (guest_s spread over every core: no tool can
+    finish these guests sooner on this machine)."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.guest_s = self.busy_s = self.floor_s = 0.0
+        self._seen = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _busy():
+        with open("/proc/stat") as handle:
+            ticks = [int(x) for x in handle.readline().split()[1:]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+    def _sample(self):
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.wait(0.2):
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                        argv = handle.read().split(b"\0")
+                    if not argv[0].endswith(b"qemu-system-x86_64") or not any(
+                            a.startswith(b"guest=" + self.prefix.encode()) for a in argv):
+                        continue
+                    with open("/proc/%s/stat" % pid) as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                self._seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+
+    def __enter__(self):
+        self._busy0 = self._busy()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.busy_s = self._busy() - self._busy0
+        self.guest_s = sum(self._seen.values())
+        self.floor_s = self.guest_s / (os.cpu_count() or 1)
+        return False
 
 
 def _first_line(cmd):

@@ -286,6 +286,7 @@ def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
         dict(kickstart_hostname="e.example.test", kickstart_users=[{"name": "Bad Name", "password": USER_PW}]),
         dict(kickstart_hostname="f.example.test", kickstart_template=str(broken)),
         dict(kickstart_hostname="g.example.test", kickstart_extra="bogus_command --x\n"),
+        dict(kickstart_hostname="h.example.test", kickstart_pakages=["vim"]),
     ]
     result_file = tmp_path / "results.json"
     playbook = tmp_path / "play.yml"
@@ -298,7 +299,7 @@ def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads(result_file.read_text())
     assert len(results) == len(batch)
-    good, bad_name, preseed, bad_rounds, bad_user, bad_template, invalid = results
+    good, bad_name, preseed, bad_rounds, bad_user, bad_template, invalid, typo = results
     # the role's variables are the defaults of every element: version and packages here
     handler = pykickstart_handler(good["content"], "RHEL9")
     assert good["errors"] == [] and good["format"] == "kickstart" and good["kernel_args"] == ["inst.ks=file:/ks.cfg"]
@@ -312,5 +313,6 @@ def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
     assert "not a valid user name" in bad_user["errors"][0] and "content" not in bad_user
     assert "no_such_variable_here" in bad_template["errors"][0] and "content" not in bad_template
     assert "is not valid" in invalid["errors"][0] and "bogus_command" in invalid["errors"][0]
+    assert "kickstart_pakages" in typo["errors"][0] and "content" not in typo
     assert_no_secret(proc)
     assert handler.rootpw.password not in proc.stdout
