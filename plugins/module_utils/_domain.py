@@ -485,6 +485,7 @@ def argument_spec():
             model=dict(type="str"),
         )),
         console_log=dict(type="path"),
+        usb=dict(type="bool"),
         on_reboot=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
         on_poweroff=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
         on_crash=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),

@@ -168,7 +168,7 @@ def _install_phase(guest, metadata):
         "boot": {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
         "disks": [{"pool": guest["disk"]["pool"], "volume": guest["disk"]["name"], "format": guest["disk"]["format"]}],
         "interfaces": guest.get("interfaces") or [],
-        "console_log": guest["install_log"],
+        "console_log": guest["install_log"], "usb": False,  # an installer without graphics needs no USB
         "on_reboot": "destroy", "on_poweroff": "destroy", "on_crash": "destroy",
         "metadata": metadata, "state": "present",
     }
@@ -326,7 +326,7 @@ def finish_guest(conn, guest, check_mode=False):
         metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
                         install_seconds=str(seconds))
     try:
-        _ensure(conn, {"name": name, "boot": {"devices": ["hd"]},
+        _ensure(conn, {"name": name, "boot": {"devices": ["hd"]}, "usb": True,
                        "console_log": guest["console_log"], "on_reboot": "restart", "on_poweroff": "destroy",
                        "on_crash": "destroy", "metadata": metadata, "state": guest["state"]}, check_mode)
     except UnattendedVirtError as err:

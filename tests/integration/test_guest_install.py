@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 
+import libvirt
 import pytest
+from lxml import etree
 
 import fleet
 import uvtest
@@ -81,6 +83,14 @@ def assert_installed(uri, name, host_root, workdir, repo, disk_name=None):
     assert int(facts["metadata"]["install_seconds"]) > 0
     assert facts["boot"]["mode"] == "devices" and facts["boot"]["devices"] == ["hd"], facts["boot"]
     assert facts["boot"]["kernel"] is None
+    # the install phase ran without USB; the installed guest has libvirt's default controller back
+    conn = libvirt.open(uri)
+    try:
+        usb = etree.fromstring(conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findall(
+            "devices/controller[@type='usb']")
+    finally:
+        conn.close()
+    assert usb and all(c.get("model") != "none" for c in usb), [c.attrib for c in usb]
     disk = facts["disks"][0]["path"]
     assert disk == os.path.join(host_root, "pool", disk_name or name + ".qcow2")
     record = record_of(disk, workdir)
@@ -257,7 +267,6 @@ def test_interrupted_run_converges(fleet_daemons, prefix, workdir, http):
     """ansible-playbook killed while its guests install: the guests are left in
     phase=installing, their installers still running; the next run takes those installs
     over (same token: the guest is not installed twice), finishes them and converges."""
-    import libvirt
     daemon = fleet_daemons[0]
     repo = http.url + "fedora/"
     names = [prefix + "int-1", prefix + "int-2"]
@@ -286,6 +295,9 @@ def test_interrupted_run_converges(fleet_daemons, prefix, workdir, http):
             facts = domain_facts(daemon.uri, dom.name())
             assert facts["metadata"]["phase"] == "installing"
             tokens[dom.name()] = facts["metadata"]["token"]
+            # an installer needs no USB: the install phase has none (a model='none' controller)
+            usb = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findall("devices/controller[@type='usb']")
+            assert [c.get("model") for c in usb] == ["none"], [c.attrib for c in usb]
     conn.close()
     assert tokens, "the run was killed before any guest was defined"
 

@@ -421,3 +421,27 @@ def test_pv_command_line_limit_and_boot_devices():
 def test_new_domain_needs_memory():
     with pytest.raises(InvalidInput, match="memory is needed"):
         dx.merge(None, spec_of(memory=None), KVM)
+
+
+def test_usb_false_leaves_no_usb_controller_and_true_gives_the_default_back(conn):
+    root = dx.merge(None, spec_of(usb=False), KVM)
+    assert [c.attrib for c in root.findall("devices/controller")] == [{"type": "usb", "index": "0", "model": "none"}]
+    assert dx.schema_errors(root) == []
+    define(conn, root)
+    # over a domain with libvirt's default controller, as a QEMU/KVM host returns it
+    with_default = copy.deepcopy(root)
+    devices = with_default.find("devices")
+    devices.remove(devices.find("controller"))
+    devices.append(etree.fromstring("<controller type='usb' index='0' model='piix3-uhci'/>"))
+    devices.append(etree.fromstring("<controller type='pci' index='0' model='pci-root'/>"))
+    off = dx.merge(with_default, spec_of(usb=False), {})
+    assert [c.get("model") for c in off.findall("devices/controller[@type='usb']")] == ["none"]
+    assert off.find("devices/controller[@type='pci']") is not None    # other controllers stay
+    assert not dx.differs(off, dx.merge(off, spec_of(usb=False), {}))  # a rerun changes nothing
+    back = dx.merge(off, spec_of(usb=True), {})
+    assert back.findall("devices/controller[@type='usb']") == []       # libvirt adds its default
+    assert not dx.differs(with_default, dx.merge(with_default, spec_of(usb=True), {}))
+    assert not dx.differs(with_default, dx.merge(with_default, spec_of(), {}))  # omitted: left alone
+    # Xen adds no default controller: false only removes what is there
+    xen = dx.merge(None, spec_of(usb=False), XEN_HVM)
+    assert xen.findall("devices/controller") == []
