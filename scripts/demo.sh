@@ -5,11 +5,14 @@
 #   scripts/demo.sh [run|clean]
 #   LOCATION=http://mirror/fedora/linux/releases/40/Everything/x86_64/os/ make demo   (a real tree)
 #   HYPERVISOR=kvm make demo   (default qemu: plain emulation works everywhere, KVM does not here)
+#   UV_DEMO_NAME=mydemo make demo   (guests mydemo-1..3, pool mydemo, files in $UV_WORK/mydemo;
+#                                    the test of the demo uses its own name so it never touches yours)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-DEMO=$UV_WORK/demo
-NAMES=(uvdemo-1 uvdemo-2 uvdemo-3)
-POOL=uvdemo
+DEMO_NAME=${UV_DEMO_NAME:-uvdemo}
+DEMO=$UV_WORK/$DEMO_NAME
+NAMES=("$DEMO_NAME-1" "$DEMO_NAME-2" "$DEMO_NAME-3")
+POOL=$DEMO_NAME
 export PATH="$UV_VENV/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$UV_COLLECTIONS" ANSIBLE_NOCOLOR=1 \
        ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
 
@@ -81,13 +84,14 @@ run() {
     # The demo tree: a Fedora-style tree whose installer is the stand-in (tests/fixtures/standin/init).
     rm -rf "$DEMO/tree"
     cp -a "$UV_FIXTURES/trees/fedora" "$DEMO/tree"
-    "$UV_PY" -m http.server 0 --bind 127.0.0.1 --directory "$DEMO/tree" > "$DEMO/http.log" 2>&1 &
+    rm -f "$DEMO/http.port"
+    "$UV_PY" "$UV_REPO/scripts/serve_tree.py" "$DEMO/tree" "$DEMO/http.port" 2> "$DEMO/http.log" &
     SERVER=$!
     trap 'kill "$SERVER" 2>/dev/null || true' EXIT
     local port=""
-    for _ in $(seq 50); do
-      port=$(sed -n 's#.*http://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$DEMO/http.log" | head -n 1)
-      [ -n "$port" ] && break
+    for _ in $(seq 100); do
+      [ -s "$DEMO/http.port" ] && { port=$(cat "$DEMO/http.port"); break; }
+      kill -0 "$SERVER" 2>/dev/null || break
       sleep 0.1
     done
     [ -n "$port" ] || { log "the demo HTTP server did not start"; cat "$DEMO/http.log" >&2; exit 1; }

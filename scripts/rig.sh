@@ -8,6 +8,13 @@ mkdir -p "$UV_RUN"
 
 answers() { virsh -q -c qemu:///system version >/dev/null 2>&1; }
 
+# A virtlogd answers on this machine's socket (not just a process of that name: one in a chroot
+# or another mount namespace has its own /run and does not serve ours).
+virtlogd_answers() {
+  /usr/bin/python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' \
+    /run/libvirt/virtlogd-sock 2>/dev/null
+}
+
 alive() {  # alive NAME: our PID file names a live process that is still the one we started
   local pid
   [ -s "$UV_RUN/$1.pid" ] || return 1
@@ -37,7 +44,7 @@ start() {
     log "a libvirtd already answers at qemu:///system: using it, starting nothing"
     return 0
   fi
-  if ! pgrep -x virtlogd >/dev/null; then
+  if ! virtlogd_answers; then
     /usr/sbin/virtlogd -d -p "$UV_RUN/virtlogd.own.pid"
     for _ in $(seq 50); do [ -s "$UV_RUN/virtlogd.own.pid" ] && break; sleep 0.1; done
     record virtlogd "$(cat "$UV_RUN/virtlogd.own.pid")"

@@ -28,7 +28,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import Inv
 
 try:
     from lxml import etree
-except ImportError:  # reported by the module through missing_required_lib
+except ImportError:  # the module reports it through _libvirt.require_libraries
     etree = None
 
 HYPERVISORS = ("xen", "kvm", "qemu")

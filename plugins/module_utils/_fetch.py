@@ -434,7 +434,7 @@ class IsoSource(Source):
             from pycdlib.pycdlibexception import PyCdlibException
         except ImportError:
             raise FetchFailure("reading ISO images needs the pycdlib Python library, which is missing",
-                               hint="Install pycdlib on the host (pip install pycdlib)")
+                               hint="Install pycdlib on the host: the distribution package python3-pycdlib, or pycdlib from PyPI")
         self._error = PyCdlibException
         self.path = path
         self.iso = pycdlib.PyCdlib()

@@ -8,29 +8,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import traceback
 
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
 
 try:
     import libvirt
-except ImportError:  # the module reports it through _libvirt.require_libvirt
+except ImportError:  # the module reports it through _libvirt.require_libraries
     libvirt = None
 
 try:
     from lxml import etree
-except ImportError:
+except ImportError:  # the module reports it through _libvirt.require_libraries
     etree = None
 
 try:
     import jmespath
     from jmespath.exceptions import JMESPathError
 except ImportError:
-    jmespath = None
-    JMESPATH_IMPORT_ERROR = traceback.format_exc()
-else:
-    JMESPATH_IMPORT_ERROR = None
+    jmespath = None  # the module reports it through _libvirt.require_libraries
 
 # virDomainState, in order
 DOMAIN_STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")

@@ -14,10 +14,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import Lib
 try:
     import libvirt
 except ImportError:
-    libvirt = None
-    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
-else:
-    LIBVIRT_IMPORT_ERROR = None
+    libvirt = None  # require_libraries() tells the user
 
 DEFAULT_URI = "qemu:///system"
 
@@ -27,10 +24,39 @@ def connection_argument_spec():
     return dict(uri=dict(type="str", default=DEFAULT_URI))
 
 
-def require_libvirt(module):
-    if libvirt is None:
-        from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib("libvirt-python"), exception=LIBVIRT_IMPORT_ERROR)
+# What each library is called where a user installs it: (PyPI name, distribution package).
+# The distribution packages carry these names on Debian, Ubuntu, Fedora, RHEL and its rebuilds.
+HOST_LIBRARIES = {
+    "libvirt": ("libvirt-python", "python3-libvirt"),
+    "lxml": ("lxml", "python3-lxml"),
+    "jmespath": ("jmespath", "python3-jmespath"),
+}
+
+
+def _import_error(name):
+    """The traceback of importing ``name``, or None when it imports."""
+    try:
+        __import__(name)
+    except ImportError:
+        return traceback.format_exc()
+    return None
+
+
+def require_libraries(module, *names):
+    """Fail ``module`` with one message naming every library of ``names`` (keys of
+    HOST_LIBRARIES) that this Python cannot import, and the packages that bring them."""
+    errors = [(name, _import_error(name)) for name in names]
+    missing = [name for name, error in errors if error]
+    if not missing:
+        return
+    from ansible.module_utils.basic import missing_required_lib
+    pypi = [HOST_LIBRARIES[name][0] for name in missing]
+    packages = [HOST_LIBRARIES[name][1] for name in missing]
+    reason = ("by this module on the managed host: install the distribution packages %s "
+              "(apt-get or dnf install %s), or %s from PyPI into that Python"
+              % (", ".join(packages), " ".join(packages), ", ".join(pypi)))
+    module.fail_json(msg=missing_required_lib(" and ".join(pypi), reason=reason),
+                     exception="".join(error for _, error in errors if error))
 
 
 def _quiet(_ctx, _err):

@@ -17,12 +17,12 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import Inv
 
 try:
     import libvirt
-except ImportError:  # the module reports it through _libvirt.require_libvirt
+except ImportError:  # the module reports it through _libvirt.require_libraries
     libvirt = None
 
 try:
     from lxml import etree
-except ImportError:
+except ImportError:  # the module reports it through _libvirt.require_libraries
     etree = None
 
 GRAIN = 1024  # libvirt creates qcow2 images in whole KiB (qemu-img create ...K)

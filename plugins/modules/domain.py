@@ -370,7 +370,7 @@ from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, require_libvirt)
+    connect, require_libraries)
 
 STRUCTURED = ("memory", "vcpus", "boot", "disks", "interfaces", "console_log", "usb", "on_reboot",
               "on_poweroff", "on_crash", "hypervisor", "virt_type")
@@ -382,10 +382,7 @@ def main():
         mutually_exclusive=[("xml", key) for key in STRUCTURED],
         supports_check_mode=True,
     )
-    require_libvirt(module)
-    if _domain_xml.etree is None:
-        from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib("lxml"))
+    require_libraries(module, "libvirt", "lxml")
     params = module.params
     try:
         conn = connect(params["uri"])

@@ -284,12 +284,12 @@ query_result:
   sample: [web1]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.unattended.virt.plugins.module_utils import _info
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libvirt,
+    connect, connection_argument_spec, require_libraries,
 )
 
 
@@ -300,9 +300,7 @@ def main():
         query=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_libvirt(module)
-    if module.params["query"] is not None and _info.jmespath is None:
-        module.fail_json(msg=missing_required_lib("jmespath"), exception=_info.JMESPATH_IMPORT_ERROR)
+    require_libraries(module, "libvirt", "lxml", *(["jmespath"] if module.params["query"] is not None else []))
     result = dict(changed=False)
     conn = None
     try:

@@ -275,7 +275,7 @@ from ansible_collections.unattended.virt.plugins.module_utils import _install
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, UnattendedVirtError, fail_from)
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libvirt)
+    connect, connection_argument_spec, require_libraries)
 
 RECONNECT_SECONDS = 60
 NEEDS = {
@@ -420,7 +420,7 @@ def run(module, connection):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"])])
-    require_libvirt(module)
+    require_libraries(module, "libvirt", "lxml")
     params = module.params
     # start and finish change guests: they wait out a libvirtd restart; install_wait retries wait rounds itself
     waiting = params["step"] == "wait"

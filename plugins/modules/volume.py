@@ -151,7 +151,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libvirt,
+    connect, connection_argument_spec, require_libraries,
 )
 from ansible_collections.unattended.virt.plugins.module_utils._storage import VolumeRequest, ensure_volume
 
@@ -169,7 +169,7 @@ def main():
         force=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_libvirt(module)
+    require_libraries(module, "libvirt", "lxml")
     params = module.params
     result = dict(changed=False, pool=params["pool"])
     conn = None
