@@ -19,7 +19,7 @@ from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import connection_argument_spec, libvirt
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, connection_argument_spec, libvirt
 
 STATE_NAMES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown",
                5: "shutoff", 6: "crashed", 7: "pmsuspended"}
@@ -255,10 +255,7 @@ def wait_for(dom, wanted, timeout, console_log=None, clock=time.monotonic, sleep
 
 # --------------------------------------------------------------------------- the job
 def _call(what, name, func, *args):
-    try:
-        return func(*args)
-    except libvirt.libvirtError as err:
-        raise LibvirtFailure("cannot %s domain %s: %s" % (what, name, err.get_error_message()))
+    return call("%s domain %s" % (what, name), func, *args)
 
 
 def _define(conn, xml, name):

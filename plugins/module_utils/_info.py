@@ -11,6 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call
 
 try:
     import libvirt
@@ -164,23 +165,18 @@ def domain_facts(domain_root, state=None, volume_path=None):
     )
 
 
-def _call(what, func, *args):
-    try:
-        return func(*args)
-    except libvirt.libvirtError as err:
-        raise LibvirtFailure("cannot %s: %s" % (what, err.get_error_message()))
 
 
 def host_facts(conn):
-    info = _call("read the host's node info", conn.getInfo)
+    info = call("read the host's node info", conn.getInfo)
     try:
         hv_version = version_string(conn.getVersion())
     except libvirt.libvirtError:
         hv_version = None
     pools = []
-    for pool in _call("list storage pools", conn.listAllStoragePools, 0):
-        state, capacity, allocation, available = _call("read pool %s" % pool.name(), pool.info)
-        root = etree.fromstring(_call("read pool %s" % pool.name(), pool.XMLDesc, 0).encode("utf-8"))
+    for pool in call("list storage pools", conn.listAllStoragePools, 0):
+        state, capacity, allocation, available = call("read pool %s" % pool.name(), pool.info)
+        root = etree.fromstring(call("read pool %s" % pool.name(), pool.XMLDesc, 0).encode("utf-8"))
         pools.append(dict(
             name=pool.name(), type=root.get("type"), path=root.findtext("target/path"),
             state=pool_state_name(state), autostart=bool(pool.autostart()),
@@ -188,10 +184,10 @@ def host_facts(conn):
         ))
     pools.sort(key=lambda pool: pool["name"])
     facts = dict(
-        hostname=_call("read the host name", conn.getHostname),
-        hypervisor=_call("read the hypervisor type", conn.getType),
+        hostname=call("read the host name", conn.getHostname),
+        hypervisor=call("read the hypervisor type", conn.getType),
         hypervisor_version=hv_version,
-        libvirt_version=version_string(_call("read libvirt's version", conn.getLibVersion)),
+        libvirt_version=version_string(call("read libvirt's version", conn.getLibVersion)),
         arch=info[0],
         cpus=info[2],
         pools=pools,
@@ -214,7 +210,7 @@ def memory_facts(conn, info):
         free = stats["free"] // 1024
         return dict(memory_total=stats["total"] // 1024, memory_free=free,
                     memory_available=free + (stats.get("buffers", 0) + stats.get("cached", 0)) // 1024)
-    free = _call("read the free memory", conn.getFreeMemory) // (1024 * 1024)
+    free = call("read the free memory", conn.getFreeMemory) // (1024 * 1024)
     return dict(memory_total=info[1], memory_free=free, memory_available=free)
 
 
@@ -222,7 +218,7 @@ def gather(conn, names=None):
     """``{domains, host, missing}``: every domain (or those in ``names``, in that order) and the
     host.  One domain listing, one state query, one XML read per domain."""
     wanted = None if names is None else list(dict.fromkeys(names))
-    doms = _call("list domains", conn.listAllDomains, 0)
+    doms = call("list domains", conn.listAllDomains, 0)
     if wanted is not None:
         by_name = dict((dom.name(), dom) for dom in doms)
         doms = [by_name[name] for name in wanted if name in by_name]

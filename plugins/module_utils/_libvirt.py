@@ -75,6 +75,14 @@ def connect(uri, readonly=False):
                              hint="Check that libvirtd runs on the host and that uri is right")
 
 
+def call(what, func, *args):
+    """``func(*args)``; a libvirt error becomes LibvirtFailure("cannot <what>: <libvirt's words>")."""
+    try:
+        return func(*args)
+    except libvirt.libvirtError as err:
+        raise LibvirtFailure("cannot %s: %s" % (what, err.get_error_message()))
+
+
 def error_code(err):
     """The libvirt error code of a libvirtError (VIR_ERR_*)."""
     return err.get_error_code()

@@ -14,6 +14,7 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call
 
 try:
     import libvirt
@@ -332,7 +333,7 @@ def ensure_volume(conn, req, check_mode=False):
             after = dict(pool=req.pool, name=req.name, path=path, format=req.format,
                          capacity=req.capacity, allocation=None)
         else:
-            vol = _call("create volume %s in pool %s" % (req.name, req.pool),
+            vol = call("create volume %s in pool %s" % (req.name, req.pool),
                         pool.createXML, volume_xml(req.name, req.capacity, req.format), 0)
             after = _read_volume(vol)
             after.update(pool=req.pool, name=req.name)
@@ -342,7 +343,7 @@ def ensure_volume(conn, req, check_mode=False):
         if check_mode:
             after = dict(before, capacity=req.capacity)
         else:
-            _call("grow volume %s in pool %s" % (req.name, req.pool), vol.resize, req.capacity, 0)
+            call("grow volume %s in pool %s" % (req.name, req.pool), vol.resize, req.capacity, 0)
             after = _read_volume(vol)
             after.update(pool=req.pool, name=req.name)
 
@@ -384,7 +385,7 @@ def _ensure_absent(conn, req, pool, result, check_mode):
                            domains=users)
     result["actions"].append("delete volume %s%s" % (before["path"], " (used by %s)" % ", ".join(users) if users else ""))
     if not check_mode:
-        _call("delete volume %s" % before["path"], vol.delete, 0)
+        call("delete volume %s" % before["path"], vol.delete, 0)
     result.update(changed=True, before=_summary(before), domains=users)
     for key in ("path", "format", "capacity", "allocation"):
         result[key] = before[key]
@@ -415,7 +416,7 @@ def _create_dir_pool(conn, name, path):
             except libvirt.libvirtError:
                 pass
             raise LibvirtFailure("cannot %s: %s" % (what, err.get_error_message()))
-    _call("autostart storage pool %s" % name, pool.setAutostart, 1)
+    call("autostart storage pool %s" % name, pool.setAutostart, 1)
     return pool
 
 
@@ -429,8 +430,36 @@ def _becomes_active(pool, timeout=5.0):
     return True
 
 
-def _call(what, func, *args):
-    try:
-        return func(*args)
-    except libvirt.libvirtError as err:
-        raise LibvirtFailure("cannot %s: %s" % (what, err.get_error_message()))
+
+
+def ensure_pool(conn, name, path=None, check_mode=False):
+    """A storage pool that exists, runs and starts with libvirtd.  A missing pool is created as
+    a ``dir`` pool at ``path``; an existing one keeps its definition (it may be the user's),
+    and is only started and marked autostart.  Returns changed, actions, path."""
+    pool = _lookup_pool(conn, name)
+    actions = []
+    if pool is None:
+        if path is None:
+            raise InvalidInput("storage pool %s does not exist" % name,
+                               hint="Set its path to create it as a directory pool")
+        actions.append("define, build, start and autostart dir pool %s at %s" % (name, path))
+        if not check_mode:
+            _create_dir_pool(conn, name, path)
+        return dict(changed=True, actions=actions, path=path)
+    target_dir = pool_path(etree.fromstring(pool.XMLDesc(0).encode("utf-8")))
+    if path is not None and target_dir is not None and target_dir.rstrip("/") != path.rstrip("/"):
+        raise InvalidInput("pool %s exists with path %s, not %s: pools are never redefined" % (name, target_dir, path),
+                           hint="Leave the path out, or name another pool")
+    if not pool.isActive():
+        actions.append("start pool %s" % name)
+        if not check_mode:
+            try:
+                pool.create(0)
+            except libvirt.libvirtError as err:
+                if not _becomes_active(pool):
+                    raise LibvirtFailure("cannot start storage pool %s: %s" % (name, err.get_error_message()))
+    if not pool.autostart():
+        actions.append("autostart pool %s" % name)
+        if not check_mode:
+            call("autostart storage pool %s" % name, pool.setAutostart, 1)
+    return dict(changed=bool(actions), actions=actions, path=target_dir)

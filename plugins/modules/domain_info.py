@@ -37,6 +37,13 @@ options:
       - A JMESPath expression evaluated over C({domains, host}); its value is RV(query_result).
       - Needs the C(jmespath) Python library on the managed host.
     type: str
+  probe_accelerators:
+    description:
+      - Also try what the host can run guests with, in RV(host.accelerators): KVM (by starting a
+        paused QEMU guest with it for a second, since libvirt lists KVM on hosts where it fails),
+        Xen dom0, QEMU's TCG emulation.
+    type: bool
+    default: false
 requirements:
   - jmespath (for O(query))
 notes:
@@ -271,6 +278,21 @@ host:
         available:
           description: Bytes free.
           type: int
+    accelerators:
+      description: What the host can run guests with.
+      returned: when O(probe_accelerators=true)
+      type: dict
+      contains:
+        kvm:
+          description: Whether a QEMU guest with KVM starts (V(usable)), and why or why not (V(reason)).
+          type: dict
+          sample: {usable: false, reason: "QEMU with KVM failed: ..."}
+        xen_dom0:
+          description: Whether the host is a running Xen dom0.
+          type: bool
+        tcg:
+          description: Whether a QEMU binary for emulation (TCG) is installed.
+          type: bool
 missing:
   description: Names from O(names) that are not defined on the host.
   returned: always
@@ -286,7 +308,7 @@ query_result:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.unattended.virt.plugins.module_utils import _info
+from ansible_collections.unattended.virt.plugins.module_utils import _accelerators, _info
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
     connect, connection_argument_spec, require_libraries,
@@ -298,6 +320,7 @@ def main():
     argument_spec.update(
         names=dict(type="list", elements="str"),
         query=dict(type="str"),
+        probe_accelerators=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     require_libraries(module, "libvirt", "lxml", *(["jmespath"] if module.params["query"] is not None else []))
@@ -308,6 +331,8 @@ def main():
             _info.compile_query(module.params["query"])
         conn = connect(module.params["uri"], readonly=True)
         result.update(_info.gather(conn, module.params["names"]))
+        if module.params["probe_accelerators"]:
+            result["host"]["accelerators"] = _accelerators.probe()
         if module.params["query"] is not None:
             data = dict(domains=result["domains"], host=result["host"])
             result["query_result"] = _info.run_query(module.params["query"], data)

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the hypervisor role: what a host of a distribution family needs to carry guests
+(packages, services, package manager), and which hypervisor its guests should use.  The
+tables are here, once; the role's tasks only wire."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+# The modules' Python libraries, as each family packages them for its system Python.
+_LIBRARIES = {
+    "Debian": ["python3-libvirt", "python3-lxml", "python3-jmespath", "python3-pycdlib"],
+    "RedHat": ["python3-libvirt", "python3-lxml", "python3-jmespath", "python3-pycdlib"],
+}
+# libvirt with its default NAT network (dnsmasq for DHCP, iptables for NAT), per family.
+_LIBVIRT = {
+    "Debian": ["libvirt-daemon-system", "libvirt-clients", "dnsmasq-base", "iptables", "qemu-utils"],
+    "RedHat": ["libvirt-daemon-config-network", "libvirt-client", "qemu-img"],
+}
+# The hypervisor itself and libvirt's driver for it.
+_HYPERVISOR = {
+    ("Debian", "kvm"): ["qemu-system-x86"],
+    ("Debian", "xen"): ["xen-system-amd64", "libvirt-daemon-driver-xen", "qemu-system-xen"],
+    ("RedHat", "kvm"): ["libvirt-daemon-kvm", "qemu-kvm"],
+    ("RedHat", "xen"): ["xen", "libvirt-daemon-xen"],
+}
+_MANAGER = {"Debian": "apt", "RedHat": "dnf"}
+_SERVICES = {"Debian": ["virtlogd", "libvirtd"], "RedHat": ["libvirtd"]}
+
+
+def hypervisor_plan(facts, hypervisor_type, extra_packages=None):
+    """From a host's facts (``os_family``, ``service_mgr``), what the role installs and starts:
+    ``{manager, packages, services}``.  An unknown family or type raises, saying what is known."""
+    family = facts.get("os_family")
+    if family not in _MANAGER:
+        raise AnsibleFilterError("the hypervisor role knows the Debian family (Debian, Ubuntu) and the Red Hat "
+                                 "family (Fedora, RHEL and its rebuilds), not %s: prepare this host by hand "
+                                 "(libvirt, QEMU or Xen, python3-libvirt, python3-lxml)" % family)
+    if hypervisor_type not in ("kvm", "xen"):
+        raise AnsibleFilterError("hypervisor_type %r is not kvm or xen" % (hypervisor_type,))
+    packages = _LIBVIRT[family] + _HYPERVISOR[(family, hypervisor_type)] + _LIBRARIES[family]
+    if family == "Debian" and facts.get("service_mgr") != "systemd":
+        # Without systemd, libvirt's init scripts: apt would otherwise pull in systemd units only.
+        packages.append("libvirt-daemon-system-sysv")
+    for package in extra_packages or []:
+        if package not in packages:
+            packages.append(package)
+    return dict(manager=_MANAGER[family], packages=packages, services=list(_SERVICES[family]))
+
+
+def hypervisor_choice(accelerators):
+    """The ``guest_install_hypervisor`` a host's accelerators (domain_info's probe) call for."""
+    if accelerators.get("xen_dom0"):
+        return "xen"
+    if accelerators.get("kvm", {}).get("usable"):
+        return "kvm"
+    return "qemu"
+
+
+class FilterModule(object):
+    def filters(self):
+        return dict(hypervisor_plan=hypervisor_plan, hypervisor_choice=hypervisor_choice)

@@ -1,0 +1,61 @@
+"""The hypervisor role's choices, per distribution family and hypervisor: what a KVM host and a
+Xen dom0 get installed and started, on the families that cannot be booted here too."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.unattended.virt.plugins.filter.hypervisor import hypervisor_choice, hypervisor_plan
+
+MODULE_LIBRARIES = {"python3-libvirt", "python3-lxml", "python3-jmespath", "python3-pycdlib"}
+
+
+@pytest.mark.parametrize("family, manager", [("Debian", "apt"), ("RedHat", "dnf")])
+@pytest.mark.parametrize("kind", ["kvm", "xen"])
+def test_every_host_gets_libvirt_and_the_modules_libraries(family, manager, kind):
+    plan = hypervisor_plan({"os_family": family, "service_mgr": "systemd"}, kind)
+    assert plan["manager"] == manager
+    assert MODULE_LIBRARIES <= set(plan["packages"])
+    assert "libvirtd" in plan["services"]
+    assert len(plan["packages"]) == len(set(plan["packages"]))
+
+
+@pytest.mark.parametrize("family, kind, expected", [
+    ("Debian", "kvm", {"libvirt-daemon-system", "qemu-system-x86", "dnsmasq-base", "iptables"}),
+    ("Debian", "xen", {"libvirt-daemon-system", "xen-system-amd64", "libvirt-daemon-driver-xen", "qemu-system-xen"}),
+    ("RedHat", "kvm", {"libvirt-daemon-kvm", "qemu-kvm", "libvirt-daemon-config-network"}),
+    ("RedHat", "xen", {"xen", "libvirt-daemon-xen", "libvirt-daemon-config-network"}),
+])
+def test_the_hypervisor_and_its_libvirt_driver(family, kind, expected):
+    packages = set(hypervisor_plan({"os_family": family, "service_mgr": "systemd"}, kind)["packages"])
+    assert expected <= packages
+    other = "xen-system-amd64" if kind == "kvm" else "qemu-system-x86"
+    assert other not in packages
+
+
+def test_a_debian_host_without_systemd_gets_libvirts_init_scripts():
+    without = hypervisor_plan({"os_family": "Debian", "service_mgr": "sysvinit"}, "kvm")["packages"]
+    with_systemd = hypervisor_plan({"os_family": "Debian", "service_mgr": "systemd"}, "kvm")["packages"]
+    assert "libvirt-daemon-system-sysv" in without and "libvirt-daemon-system-sysv" not in with_systemd
+
+
+def test_extra_packages_are_added_once():
+    plan = hypervisor_plan({"os_family": "Debian", "service_mgr": "systemd"}, "kvm", ["ovmf", "qemu-utils", "ovmf"])
+    assert plan["packages"].count("ovmf") == 1 and plan["packages"].count("qemu-utils") == 1
+
+
+@pytest.mark.parametrize("facts, kind, words", [
+    ({"os_family": "Suse"}, "kvm", "not Suse"),
+    ({"os_family": "Archlinux"}, "kvm", "by hand"),
+    ({"os_family": "Debian"}, "vmware", "not kvm or xen"),
+])
+def test_what_the_role_does_not_know_is_refused_plainly(facts, kind, words):
+    with pytest.raises(AnsibleFilterError, match=words):
+        hypervisor_plan(facts, kind)
+
+
+@pytest.mark.parametrize("accelerators, expected", [
+    ({"kvm": {"usable": True}, "xen_dom0": False, "tcg": True}, "kvm"),
+    ({"kvm": {"usable": False}, "xen_dom0": False, "tcg": True}, "qemu"),
+    ({"kvm": {"usable": False}, "xen_dom0": True, "tcg": True}, "xen"),
+])
+def test_the_hypervisor_guests_should_use(accelerators, expected):
+    assert hypervisor_choice(accelerators) == expected
