@@ -10,6 +10,8 @@ APT_PACKAGES=(
   python3-venv python3-dev gcc libc6-dev rsync curl git shellcheck procps iproute2
   debian-installer-12-netboot-amd64
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
+  # the hypervisor role's test: a bare Debian root (tests/bare_host.py)
+  debootstrap zstd
   # the quickstart's hypervisor host: the modules' libraries for /usr/bin/python3
   python3-libvirt python3-lxml python3-jmespath python3-pycdlib
 )

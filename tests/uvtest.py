@@ -48,6 +48,17 @@ def read_install_record(disk_path):
     return None
 
 
+def install_record_of(disk_path, workdir):
+    """The stand-in's install record from a qcow2 or raw disk (converted to raw in ``workdir``)."""
+    raw = os.path.join(workdir, "record-%d.raw" % time.monotonic_ns())
+    # -U: a running guest holds the image lock; reading its first bytes is still safe
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", disk_path, raw], check=True, capture_output=True)
+    try:
+        return read_install_record(raw)
+    finally:
+        os.unlink(raw)
+
+
 def console_lines(log_path, prefix="STANDIN:"):
     if not os.path.exists(log_path):
         return []

@@ -165,8 +165,6 @@ def domain_facts(domain_root, state=None, volume_path=None):
     )
 
 
-
-
 def host_facts(conn):
     info = call("read the host's node info", conn.getInfo)
     try:

@@ -56,7 +56,7 @@ def require_libraries(module, *names):
               "(apt-get or dnf install %s), or %s from PyPI into that Python"
               % (", ".join(packages), " ".join(packages), ", ".join(pypi)))
     module.fail_json(msg=missing_required_lib(" and ".join(pypi), reason=reason),
-                     exception="".join(error for _, error in errors if error))
+                     exception="".join(error for name, error in errors if error))
 
 
 def _quiet(_ctx, _err):

@@ -38,8 +38,8 @@ def network_xml(name, bridge, address, forward="nat", dhcp=True):
         raise InvalidInput("address %r is not an IPv4 address with a prefix length, such as 192.168.122.1/24"
                            % (address,))
     subnet = interface.network
-    if interface.version != 4 or subnet.num_addresses < 8 or interface.ip in (subnet.network_address,
-                                                                             subnet.broadcast_address):
+    edges = (subnet.network_address, subnet.broadcast_address)
+    if interface.version != 4 or subnet.num_addresses < 8 or interface.ip in edges:
         raise InvalidInput("address %s must be a host address of an IPv4 subnet with room for guests (/29 or larger)"
                            % address)
     root = etree.Element("network")

@@ -334,7 +334,7 @@ def ensure_volume(conn, req, check_mode=False):
                          capacity=req.capacity, allocation=None)
         else:
             vol = call("create volume %s in pool %s" % (req.name, req.pool),
-                        pool.createXML, volume_xml(req.name, req.capacity, req.format), 0)
+                       pool.createXML, volume_xml(req.name, req.capacity, req.format), 0)
             after = _read_volume(vol)
             after.update(pool=req.pool, name=req.name)
     else:  # grow
@@ -428,8 +428,6 @@ def _becomes_active(pool, timeout=5.0):
             return False
         time.sleep(0.1)
     return True
-
-
 
 
 def ensure_pool(conn, name, path=None, check_mode=False):

@@ -367,7 +367,6 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
-from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
     connect, require_libraries)

@@ -39,9 +39,9 @@ options:
     type: str
   probe_accelerators:
     description:
-      - Also try what the host can run guests with, in RV(host.accelerators): KVM (by starting a
-        paused QEMU guest with it for a second, since libvirt lists KVM on hosts where it fails),
-        Xen dom0, QEMU's TCG emulation.
+      - Also find out what the host can run guests with, and report it in RV(host.accelerators).
+        KVM is tried by starting a paused QEMU guest with it for a second, since libvirt lists KVM
+        on hosts where it fails. Also reported are a running Xen dom0 and QEMU's TCG emulation.
     type: bool
     default: false
 requirements:

@@ -47,7 +47,9 @@ options:
   work_dir:
     description:
       - Folder of the per-guest initrds and console logs, and of the lock file C(.install.lock).
-      - Created mode C(0700) when missing.
+      - Created mode C(0711) when missing, so that QEMU running as its own user reaches the
+        per-guest files by name (they are C(0600), and libvirt lends them to QEMU while it runs),
+        and nobody else can list them.
       - Required with O(step=start) and O(step=finish).
     type: path
   wait_seconds:
@@ -406,7 +408,9 @@ def run(module, connection):
             result = attempt()
         return result
     if not os.path.isdir(work_dir) and not module.check_mode:
-        os.makedirs(work_dir, 0o700)
+        # Others may pass through but not list it: QEMU runs as its own user on most hosts
+        # (libvirt-qemu, qemu) and opens its per-guest initrd (0600, lent to it by libvirt) by name.
+        os.makedirs(work_dir, 0o711)
     # check mode changes nothing, so it needs no lock (nor a work folder to put it in)
     with _install.host_lock(work_dir) if os.path.isdir(work_dir) else contextlib.nullcontext():
         out = [one(g) for g in guests]

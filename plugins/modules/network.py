@@ -12,7 +12,7 @@ module: network
 short_description: A libvirt virtual network (NAT or isolated, with DHCP) that runs and starts with libvirtd
 description:
   - Makes sure a libvirt network is defined, running and, with O(autostart=true), started with libvirtd.
-  - A missing network is defined from O(bridge), O(address), O(forward) and O(dhcp): the host
+  - A missing network is defined from O(bridge), O(address), O(forward) and O(dhcp). The host
     side of the bridge takes O(address), and DHCP hands out the rest of its subnet.
   - An existing network keeps its definition, whoever made it (the distribution's C(default)
     network, one of yours); it is only started and marked autostart. RV(defined) says which.
@@ -50,12 +50,8 @@ options:
     description: Whether the network starts with libvirtd.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 notes:
+  - Supports check mode; not diff mode.
   - Runs on the hypervisor host. A running network needs C(dnsmasq) for DHCP and the host's
     firewall tools for NAT (on Debian, C(dnsmasq-base) and C(iptables)).
 """

@@ -30,12 +30,8 @@ options:
     description:
       - Folder of the pool. Needed to create a missing pool; checked against an existing one.
     type: path
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
 notes:
+  - Supports check mode; not diff mode.
   - Runs on the hypervisor host.
 """
 

@@ -65,17 +65,6 @@ def domain_facts(uri, name):
     return result["domains"][0] if result["domains"] else None
 
 
-def record_of(disk_path, workdir):
-    """The stand-in's install record from a qcow2 or raw disk."""
-    raw = os.path.join(workdir, "record-%d.raw" % time.monotonic_ns())
-    # -U: a running guest holds the image lock; reading its first bytes is still safe
-    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", disk_path, raw], check=True, capture_output=True)
-    try:
-        return uvtest.read_install_record(raw)
-    finally:
-        os.unlink(raw)
-
-
 def assert_installed(uri, name, host_root, workdir, repo, disk_name=None):
     facts = domain_facts(uri, name)
     assert facts is not None, "%s is not defined" % name
@@ -93,7 +82,7 @@ def assert_installed(uri, name, host_root, workdir, repo, disk_name=None):
     assert usb and all(c.get("model") != "none" for c in usb), [c.attrib for c in usb]
     disk = facts["disks"][0]["path"]
     assert disk == os.path.join(host_root, "pool", disk_name or name + ".qcow2")
-    record = record_of(disk, workdir)
+    record = uvtest.install_record_of(disk, workdir)
     assert record is not None, "no install record on %s" % disk
     assert record["kind"] == "kickstart" and record["answer_location"] == "file:/ks.cfg"
     assert record["hostname"] == name
