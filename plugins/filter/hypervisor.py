@@ -29,12 +29,17 @@ _HYPERVISOR = {
     ("RedHat", "xen"): ["xen", "libvirt-daemon-xen"],
 }
 _MANAGER = {"Debian": "apt", "RedHat": "dnf"}
+# A read-only query that prints "NAME installed" for each installed package it is given.
+_QUERY = {
+    "Debian": ["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Status}\\n"],
+    "RedHat": ["rpm", "--query", "--queryformat=%{NAME} installed\\n"],
+}
 _SERVICES = {"Debian": ["virtlogd", "libvirtd"], "RedHat": ["libvirtd"]}
 
 
 def hypervisor_plan(facts, hypervisor_type, extra_packages=None):
     """From a host's facts (``os_family``, ``service_mgr``), what the role installs and starts:
-    ``{manager, packages, services}``.  An unknown family or type raises, saying what is known."""
+    ``{manager, packages, services, query}`` (``query``: the command that tells which are installed).  An unknown family or type raises, saying what is known."""
     family = facts.get("os_family")
     if family not in _MANAGER:
         raise AnsibleFilterError("the hypervisor role knows the Debian family (Debian, Ubuntu) and the Red Hat "
@@ -49,7 +54,18 @@ def hypervisor_plan(facts, hypervisor_type, extra_packages=None):
     for package in extra_packages or []:
         if package not in packages:
             packages.append(package)
-    return dict(manager=_MANAGER[family], packages=packages, services=list(_SERVICES[family]))
+    return dict(manager=_MANAGER[family], packages=packages, services=list(_SERVICES[family]),
+                query=_QUERY[family] + packages)
+
+
+def hypervisor_missing(query_output, packages):
+    """The ``packages`` the output of the plan's ``query`` does not show as installed."""
+    installed = set()
+    for line in query_output.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[1] == "installed":
+            installed.add(words[0])
+    return [package for package in packages if package not in installed]
 
 
 def hypervisor_choice(accelerators):
@@ -63,4 +79,5 @@ def hypervisor_choice(accelerators):
 
 class FilterModule(object):
     def filters(self):
-        return dict(hypervisor_plan=hypervisor_plan, hypervisor_choice=hypervisor_choice)
+        return dict(hypervisor_plan=hypervisor_plan, hypervisor_missing=hypervisor_missing,
+                    hypervisor_choice=hypervisor_choice)

@@ -20,8 +20,8 @@ RECAP = re.compile(r"^localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+f
 
 
 def make(target, name, home):
-    env = {"PATH": LOGIN_PATH, "HOME": str(home), "LANG": "C.UTF-8", "TERM": "dumb",
-           "UV_WORK": uvtest.WORK, "UV_DEMO_NAME": name}
+    # Not even LANG or TERM: a fresh image's shell may have neither.
+    env = {"PATH": LOGIN_PATH, "HOME": str(home), "UV_WORK": uvtest.WORK, "UV_DEMO_NAME": name}
     return subprocess.run(["env", "-i"] + ["%s=%s" % item for item in env.items()] + ["make", "-s", target],
                           cwd=uvtest.REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=1200, check=False)

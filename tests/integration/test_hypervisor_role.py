@@ -1,7 +1,8 @@
 """Role unattended.virt.hypervisor on a bare Debian 12 host (a debootstrap root in namespaces of
-its own, tests/bare_host.py): the first run takes it from nothing to a host that carries guests,
-the second changes nothing, and the provision playbook with provision_prepare_hosts=true then
-installs a guest there, on the hypervisor the role's facts chose."""
+its own, tests/bare_host.py): check mode says what it would install and installs nothing; the
+first run takes the host from nothing to one that carries guests; check mode and a second run
+then change nothing; and the provision playbook with provision_prepare_hosts=true installs a
+guest there, on the hypervisor the role's facts chose."""
 import json
 import os
 import re
@@ -40,16 +41,17 @@ cd "$WORK"
 "$PY" "$REPO/scripts/serve_tree.py" "$TREE" "$WORK/http.port" 2> "$WORK/http.log" &
 for _ in $(seq 100); do [ -s "$WORK/http.port" ] && break; sleep 0.1; done
 sed -i "s#@PORT@#$(cat "$WORK/http.port")#" "$WORK/inventory.json"
-for step in first check second provision; do
+for step in precheck first check second provision; do
   case $step in
     provision) args="-e provision_prepare_hosts=true unattended.virt.provision" ;;
-    check) args="--check --diff $WORK/prepare.yml" ;;
+    precheck|check) args="--check --diff $WORK/prepare.yml" ;;
     *) args="$WORK/prepare.yml" ;;
   esac
   t0=$(date +%s%N)
   "$BIN/ansible-playbook" -i "$WORK/inventory.json" $args > "$WORK/$step.log" 2>&1
   rc=$?
   echo "$step rc=$rc seconds=$(( ($(date +%s%N) - t0) / 1000000000 ))" >> "$WORK/steps"
+  if [ "$step" = precheck ] && [ -e "$ROOT/usr/sbin/libvirtd" ]; then echo "precheck installed libvirt" >> "$WORK/steps"; fi
 done
 """
 
@@ -79,16 +81,21 @@ def test_bare_debian_host_to_installed_guest(tmp_path, fixtures):
         env = uvtest.module_env()
         env.pop("ANSIBLE_PYTHON_INTERPRETER", None)
         env.update(ANSIBLE_PIPELINING="True", WORK=str(work), PY=sys.executable, REPO=uvtest.REPO, BIN=BIN,
-                   TREE=os.path.join(fixtures, "trees", "fedora"), HOME=str(work))
+                   TREE=os.path.join(fixtures, "trees", "fedora"), HOME=str(work), ROOT=root)
         started = time.monotonic()
         proc = bare_host.run_in_namespaces(root, ["bash", "-c", DRIVER], env, timeout=2400)
         logs = dict((step, (work / (step + ".log")).read_text() if (work / (step + ".log")).exists() else "")
-                    for step in ("first", "check", "second", "provision"))
+                    for step in ("precheck", "first", "check", "second", "provision"))
         steps = (work / "steps").read_text() if (work / "steps").exists() else ""
         detail = "%s\n%s\n%s\n--- first\n%s\n--- second\n%s\n--- provision\n%s" % (
             steps, proc.stdout[-2000:], proc.stderr[-2000:], logs["first"][-6000:], logs["second"][-4000:],
             logs["provision"][-6000:])
         print("bare host: %s (%.0f s in all)" % (steps.replace("\n", "; "), time.monotonic() - started))
+        # Check mode on the bare host: it says what it would install, and installs nothing.
+        assert "precheck rc=0" in steps and "precheck installed" not in steps, detail + logs["precheck"][-6000:]
+        assert "would install: libvirt-daemon-system" in logs["precheck"], logs["precheck"][-6000:]
+        precheck = RECAP.search(logs["precheck"])
+        assert precheck and int(precheck.group(2)) > 0, logs["precheck"][-6000:]
         assert "first rc=0" in steps, detail
         first = RECAP.search(logs["first"])
         assert first and int(first.group(2)) > 0, detail
@@ -108,5 +115,7 @@ def test_bare_debian_host_to_installed_guest(tmp_path, fixtures):
         disk = os.path.join(root, "var/lib/libvirt/images/uvbare-1.qcow2")
         record = uvtest.install_record_of(disk, str(work))
         assert record and record.get("hostname"), record
+        with open(os.path.join(root, "etc/libvirt/qemu/uvbare-1.xml")) as handle:
+            assert "<domain type='%s'>" % facts["guest_install_hypervisor"] in handle.read()
     finally:
         shutil.rmtree(root, ignore_errors=True)   # its mounts went with the namespaces

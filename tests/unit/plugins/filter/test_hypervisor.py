@@ -3,7 +3,9 @@ Xen dom0 get installed and started, on the families that cannot be booted here t
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.unattended.virt.plugins.filter.hypervisor import hypervisor_choice, hypervisor_plan
+from ansible_collections.unattended.virt.plugins.filter.hypervisor import (
+    hypervisor_choice, hypervisor_missing, hypervisor_plan,
+)
 
 MODULE_LIBRARIES = {"python3-libvirt", "python3-lxml", "python3-jmespath", "python3-pycdlib"}
 
@@ -59,3 +61,16 @@ def test_what_the_role_does_not_know_is_refused_plainly(facts, kind, words):
 ])
 def test_the_hypervisor_guests_should_use(accelerators, expected):
     assert hypervisor_choice(accelerators) == expected
+
+
+@pytest.mark.parametrize("family, output", [
+    ("Debian", "libvirt-clients installed\nlibvirt-daemon-system not-installed\npython3-lxml installed\n"),
+    ("RedHat", "libvirt-client installed\npackage qemu-kvm is not installed\npython3-lxml installed\n"),
+])
+def test_the_package_query_tells_what_is_missing(family, output):
+    plan = hypervisor_plan({"os_family": family, "service_mgr": "systemd"}, "kvm")
+    assert plan["query"][-len(plan["packages"]):] == plan["packages"]
+    missing = hypervisor_missing(output, plan["packages"])
+    assert "python3-lxml" not in missing and "python3-libvirt" in missing
+    assert ("libvirt-clients" not in missing) if family == "Debian" else ("libvirt-client" not in missing)
+    assert hypervisor_missing("".join("%s installed\n" % p for p in plan["packages"]), plan["packages"]) == []
