@@ -17,6 +17,7 @@ import time
 from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
+from ansible_collections.unattended.virt.plugins.module_utils import _storage
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, connection_argument_spec, libvirt
@@ -276,39 +277,18 @@ def _undefine(dom):
         _call("undefine", dom.name(), dom.undefine)
 
 
-def _disk_storage(root):
-    """(pool, volume) or path of every disk (not cdrom) of a parsed domain."""
+def _disk_sources(root):
+    """(pool, volume, path) of every disk (not cdrom) of a parsed domain."""
     found = []
     for disk in root.iterfind("devices/disk"):
-        if disk.get("device", "disk") != "disk":
-            continue
         source = disk.find("source")
-        if source is None:
+        if disk.get("device", "disk") != "disk" or source is None:
             continue
         if source.get("pool") and source.get("volume"):
-            found.append(("volume", source.get("pool"), source.get("volume")))
+            found.append((source.get("pool"), source.get("volume"), None))
         elif source.get("file") or source.get("dev"):
-            found.append(("path", None, source.get("file") or source.get("dev")))
+            found.append((None, None, source.get("file") or source.get("dev")))
     return found
-
-
-def _remove_storage(conn, storage):
-    removed = []
-    for kind, pool, name in storage:
-        try:
-            if kind == "volume":
-                vol = conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
-            else:
-                vol = conn.storageVolLookupByPath(name)
-        except libvirt.libvirtError:
-            vol = None
-        if vol is not None:
-            _call("delete a volume of", name, vol.delete, 0)
-            removed.append(name if kind == "path" else "%s/%s" % (pool, name))
-        elif kind == "path" and os.path.isfile(name):
-            os.unlink(name)
-            removed.append(name)
-    return removed
 
 
 def _refuse_not_ours(name, action):
@@ -334,14 +314,14 @@ def ensure(conn, params, check_mode, uri="this host"):
             return result
         if not ours and not params.get("adopt"):
             _refuse_not_ours(name, "removed")
-        result["changed"] = True
-        storage = _disk_storage(before) if params.get("remove_storage") else []
-        result["removed_storage"] = ["%s/%s" % (p, n) if k == "volume" else n for k, p, n in storage]
+        # Checked before anything changes: a disk that may not be deleted stops the removal.
+        doomed = _storage.disks_to_delete(conn, name, _disk_sources(before)) if params.get("remove_storage") else []
+        result.update(changed=True, removed_storage=[label for label, _vol in doomed])
         if not check_mode:
             if dom.isActive():
                 _call("stop", name, dom.destroy)
             _undefine(dom)
-            result["removed_storage"] = _remove_storage(conn, storage)
+            result["removed_storage"] = _storage.delete_volumes(doomed)
         result["diff"] = diff
         return result
 

@@ -461,3 +461,47 @@ def ensure_pool(conn, name, path=None, check_mode=False):
         if not check_mode:
             call("autostart storage pool %s" % name, pool.setAutostart, 1)
     return dict(changed=bool(actions), actions=actions, path=target_dir)
+
+
+def _volume_at(conn, pool_name, volume, path):
+    """The libvirt volume a disk names (by pool and volume, or by path), or None when there is
+    none: a missing pool or volume, or a path that is no volume of a running pool."""
+    try:
+        if pool_name is not None:
+            return conn.storagePoolLookupByName(pool_name).storageVolLookupByName(volume)
+        return conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError:
+        return None
+
+
+def disks_to_delete(conn, owner, disks):
+    """The volumes to delete with domain ``owner``: ``disks`` are its (pool, volume, path)
+    sources.  The one deletion rule of the collection, the volume module's too: only volumes of
+    libvirt storage pools, and only those no other domain uses.  A disk that breaks the rule
+    raises, naming it, before anything is deleted; a disk whose storage is gone is skipped."""
+    found = []
+    for pool_name, volume, path in disks:
+        vol = _volume_at(conn, pool_name, volume, path)
+        label = "%s/%s" % (pool_name, volume) if pool_name is not None else path
+        if vol is None:
+            if path is not None and os.path.lexists(path):
+                raise InvalidInput("disk %s of domain %s is not a volume of a libvirt storage pool, and only those "
+                                   "are deleted with the domain: nothing was removed" % (path, owner),
+                                   hint="Remove the domain without remove_storage and delete the file yourself")
+            continue
+        pool_of_vol = vol.storagePoolLookupByVolume().name()
+        users = [name for name in domains_using(conn, vol.path(), pool_of_vol, vol.name()) if name != owner]
+        if users:
+            raise InvalidInput("disk %s of domain %s is also used by domain(s) %s: nothing was removed"
+                               % (label, owner, ", ".join(users)),
+                               hint="Take it out of those domains first, or remove this domain without remove_storage",
+                               domains=users)
+        found.append((label, vol))
+    return found
+
+
+def delete_volumes(found):
+    """Delete the volumes ``disks_to_delete`` returned; their labels."""
+    for label, vol in found:
+        call("delete volume %s" % label, vol.delete, 0)
+    return [label for label, _vol in found]

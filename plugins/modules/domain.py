@@ -198,7 +198,11 @@ options:
     default: false
   remove_storage:
     description:
-      - With O(state=absent), also delete the files or volumes of the domain's disks (not CD-ROMs).
+      - With O(state=absent), also delete the volumes of the domain's disks (not CD-ROMs).
+      - Only volumes of libvirt storage pools are deleted, and only those no other domain uses
+        (as with M(unattended.virt.volume)). A disk whose file is in no storage pool, or that
+        another domain uses, fails the task before anything is stopped, undefined or deleted,
+        naming the disk and the domains.
     type: bool
     default: false
   force_off:
