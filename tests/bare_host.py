@@ -3,8 +3,9 @@ only, cached in UV_WORK), entered by Ansible through chroot, with its own networ
 mount namespaces so that libvirtd, its bridge and dnsmasq never touch this machine's.
 
 Ansible runs the modules of host ``bare`` with ``chroot ROOT /usr/bin/python3`` and pipelining,
-so every module runs inside the root as it would on a real host.  The root's package lists and .deb files are fetched beforehand in this machine's network (the namespace
-has none); the role's own apt run installs them from there."""
+so every module runs inside the root as it would on a real host.  The root's package lists and
+.deb files are fetched beforehand in this machine's network (the namespace has none); the
+role's own apt run installs them from there."""
 import hashlib
 import os
 import subprocess
