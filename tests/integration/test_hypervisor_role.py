@@ -31,6 +31,7 @@ PREPARE = """\
     - name: Show what the host can run guests with
       ansible.builtin.debug:
         msg: "HYPERVISOR-FACTS {{ hypervisor_facts | to_json }}"
+      when: hypervisor_facts is defined  # not in check mode on a bare host: nothing runs there to ask
 """
 
 # Runs inside the namespaces: the demo tree served on the namespace's loopback, then the
