@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: unattended.virt contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the guest_install role that shape what one step of an install hands to the next:
+the answer-file requests of a batch, the guests to start, to wait for and to finish, and the
+results of a host.  The role's tasks only call these; every decision is here, unit tested.
+
+The records, in the order of the data flow (role tasks/batch.yml):
+  guest       a normalized guest of the plan (filter guest_install_plan)
+  media       install_media's result for the guest's tree (kernel, initrd, tree, install_args)
+  answering   {guest, media, token, request}: a guest whose media is there, with the kickstart
+              role's request for its answer file and its success token
+  start       install_batch start's guests (what the install-phase define and the initrd need)
+  waiting     a started or joined guest with what the wait and the finish need of it
+  result      {name, result, seconds, reason[, console_tail]}: one line of guest_install_results
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import random
+import re
+import string
+
+from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_result
+
+# The answer-file format of each tree family install_media reports.
+FORMAT_OF_FAMILY = dict(
+    [(family, "kickstart") for family in (
+        "fedora", "rhel", "centos", "rocky", "almalinux", "oracle", "red hat enterprise linux",
+        "centos stream", "centos linux", "rocky linux", "oracle linux")]
+    + [("debian", "preseed"), ("ubuntu", "preseed")])
+# pykickstart's syntax version prefix of each family (F40, RHEL9, ...), the tree's major version after it.
+KICKSTART_VERSION_OF_FAMILY = dict(
+    [(family, "F") for family in ("fedora",)]
+    + [(family, "RHEL") for family in ("rhel", "centos", "rocky", "almalinux", "red hat enterprise linux",
+                                       "centos stream", "centos linux", "rocky linux")])
+# The installer's console: Xen PV guests have hvc0, everything else the first serial port.
+CONSOLE_OF_VIRT_TYPE = {"pv": "console=hvc0", "hvm": "console=ttyS0,115200n8"}
+_TOKEN_CHARS = string.ascii_lowercase + string.digits
+_RANDOM = random.SystemRandom()
+
+
+def _failed(name, reason):
+    return {"name": name, "result": "failed", "seconds": None, "reason": reason}
+
+
+def success_token():
+    """A new success token: 24 random lower-case letters and digits."""
+    return "".join(_RANDOM.choice(_TOKEN_CHARS) for _ in range(24))
+
+
+def answer_request(guest, media, token):
+    """The kickstart role's request (kickstart_* variables) for ``guest``'s answer file."""
+    tree = media.get("tree") or {}
+    family = str(tree.get("family") or "").lower()
+    tree_major = str(tree.get("version") or "").split(".")[0]
+    settings = guest.get("kickstart") or {}
+    version = settings.get("version") or guest.get("os_version") or ""
+    if not version and family in KICKSTART_VERSION_OF_FAMILY and tree_major:
+        version = KICKSTART_VERSION_OF_FAMILY[family] + tree_major
+    request = {
+        "kickstart_format": settings.get("format") or guest.get("os_family") or FORMAT_OF_FAMILY.get(family, "kickstart"),
+        "kickstart_hostname": re.sub(r"[^A-Za-z0-9.-]", "-", guest["name"]),
+    }
+    for key, value in settings.items():
+        if key not in ("format", "version"):
+            request["kickstart_" + key] = value
+    request["kickstart_success_token"] = token
+    if version:
+        request["kickstart_version"] = version
+    return request
+
+
+def guest_install_answers(batch, media):
+    """``{answering, failed}`` for a batch: each guest whose media is there, with a new token
+    and its answer-file request; each guest whose media failed, as a failed result."""
+    answering, failed = [], []
+    for guest in batch:
+        fetched = media.get(guest["media_key"]) or {"failed": True, "msg": "not fetched"}
+        if fetched.get("failed"):
+            failed.append(_failed(guest["name"], "install media from %s: %s"
+                                  % (guest["location"], fetched.get("msg") or "failed")))
+            continue
+        token = success_token()
+        answering.append({"guest": guest, "media": fetched, "token": token,
+                          "request": answer_request(guest, fetched, token)})
+    return {"answering": answering, "failed": failed}
+
+
+def install_cmdline(guest, media, answer):
+    """The installer's kernel command line: the tree's arguments, the answer file's, the console
+    of the guest's virt type, then the guest's own."""
+    return " ".join(list(media.get("install_args") or []) + list(answer["kernel_args"])
+                    + [CONSOLE_OF_VIRT_TYPE[guest["virt_type"]]] + list(guest["extra_args"]))
+
+
+def guest_install_starts(answering, answers):
+    """``{start, failed}``: install_batch start's guest for each request whose answer file
+    rendered (``answers`` are the kickstart role's results, in the same order), and a failed
+    result for each one that did not."""
+    start, failed = [], []
+    for item, answer in zip(answering, answers):
+        guest, media = item["guest"], item["media"]
+        if answer.get("errors"):
+            failed.append(_failed(guest["name"], "answer file: " + "; ".join(answer["errors"])))
+            continue
+        start.append({
+            "name": guest["name"], "token": item["token"], "timeout": guest["timeout"],
+            "install_log": guest["install_log"], "initrd": guest["initrd"],
+            "base_initrd": media["initrd"], "kernel": media["kernel"],
+            "cmdline": install_cmdline(guest, media, answer),
+            "answer": {"path": answer["initrd_path"], "content": answer["content"], "mode": "0600"},
+            "location": guest["location"],
+            "hypervisor": None if guest["hypervisor"] == "auto" else guest["hypervisor"],
+            "virt_type": guest["virt_type"], "arch": guest["arch"], "memory": guest["memory"],
+            "vcpus": guest["vcpus"], "interfaces": guest["interfaces"],
+            "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
+        })
+    return {"start": start, "failed": failed}
+
+
+def guest_install_started(started, batch):
+    """``{results, waiting, wait}`` after install_batch start: results for the guests that
+    failed or were installed already, the guests to wait for (``waiting``), and what
+    install_wait takes for them (``wait``)."""
+    by_name = dict((guest["name"], guest) for guest in batch)
+    results, waiting = [], []
+    for item in started:
+        if item["result"] == "failed":
+            results.append(guest_install_result(item))
+        elif item["result"] == "installed":
+            results.append(guest_install_result(item, "unchanged"))
+        elif item["result"] in ("started", "joined"):
+            guest = by_name[item["name"]]
+            waiting.append({
+                "name": item["name"], "token": item["token"], "started": item["started"],
+                "reason": item.get("reason"), "timeout": guest["timeout"], "confirm_token": guest["confirm_token"],
+                "install_log": guest["install_log"], "initrd": guest["initrd"],
+                "console_log": guest["console_log"], "state": guest["state"],
+            })
+    wait = [{"name": item["name"], "console_log": item["install_log"], "started": item["started"],
+             "timeout": item["timeout"], "token": item["token"] if item["confirm_token"] else ""}
+            for item in waiting]
+    return {"results": results, "waiting": waiting, "wait": wait}
+
+
+def guest_install_finishes(waiting, outcomes):
+    """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
+    return [{"name": item["name"], "token": item["token"], "started": item["started"],
+             "initrd": item["initrd"], "console_log": item["console_log"], "state": item["state"],
+             "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
+            for item in waiting]
+
+
+def guest_install_finished(finished, waiting, check_mode=False):
+    """The results of a batch's finish; in check mode (nothing was started or finished) each
+    guest to wait for as "would install"."""
+    results = [guest_install_result(item) for item in finished]
+    if check_mode:
+        results += [guest_install_result(item, "would install") for item in waiting]
+    return results
+
+
+def guest_install_collect(plan, results, host_error=""):
+    """The host's ``guest_install_results``: the guests the plan found as asked (unchanged) or
+    refused (failed), the results of the steps that ran, and every planned guest no step
+    reported on, failed with the error that stopped the host (or "not reached")."""
+    plan = plan or {}
+    out = [{"name": name, "result": "unchanged", "seconds": None, "reason": ""} for name in plan.get("ok", [])]
+    out += [_failed(item["name"], item["reason"]) for item in plan.get("failed", [])]
+    out += list(results or [])
+    done = set(item["name"] for item in results or [])
+    for key in ("install", "start", "stop", "remove"):
+        out += [_failed(guest["name"], host_error or "not reached")
+                for guest in plan.get(key, []) if guest["name"] not in done]
+    if not out and host_error:
+        out.append(_failed("-", host_error))
+    return out
+
+
+def guest_install_converged(start_run, stop_run, remove_run):
+    """Results of the tasks that start, stop and remove installed guests (their registered loops)."""
+    out = []
+    for result, run in (("started", start_run), ("stopped", stop_run), ("removed", remove_run)):
+        for item in (run or {}).get("results", []):
+            if item.get("skipped"):
+                continue
+            failed = bool(item.get("failed"))
+            out.append({"name": item["__guest_install_guest"]["name"], "result": "failed" if failed else result,
+                        "seconds": None, "reason": (item.get("msg") or "") if failed else ""})
+    return out
+
+
+def guest_install_leftovers(remove_run):
+    """The per-guest files of the guests that were removed: logs, and any initrd an interrupted run left."""
+    out = []
+    for item in (remove_run or {}).get("results", []):
+        if not item.get("failed") and not item.get("skipped"):
+            guest = item["__guest_install_guest"]
+            out += [guest["install_log"], guest["console_log"], guest["initrd"]]
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "guest_install_answers": guest_install_answers,
+            "guest_install_starts": guest_install_starts,
+            "guest_install_started": guest_install_started,
+            "guest_install_finishes": guest_install_finishes,
+            "guest_install_finished": guest_install_finished,
+            "guest_install_collect": guest_install_collect,
+            "guest_install_converged": guest_install_converged,
+            "guest_install_leftovers": guest_install_leftovers,
+        }

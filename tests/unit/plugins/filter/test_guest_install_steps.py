@@ -1,0 +1,135 @@
+"""What one step of a batch hands to the next (plugins/filter/guest_install_steps.py): the
+answer-file requests, the installers' command lines, the guests to wait for and to finish, and
+the results of a host, from the records the role's tasks pass along."""
+import re
+
+import pytest
+
+from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_plan
+from ansible_collections.unattended.virt.plugins.filter.guest_install_steps import (
+    guest_install_answers, guest_install_collect, guest_install_converged, guest_install_finished,
+    guest_install_finishes, guest_install_leftovers, guest_install_started, guest_install_starts,
+)
+
+DEFAULTS = {"uri": "qemu:///system", "work_dir": "/srv/uv", "extra_args": ["panic=-1"],
+            "kickstart": {"lang": "de_DE.UTF-8"}}
+FEDORA = {"kernel": "/c/f/vmlinuz", "initrd": "/c/f/initrd.img", "install_args": ["inst.repo=http://m/f/"],
+          "tree": {"family": "Fedora", "version": "40"}}
+DEBIAN = {"kernel": "/c/d/linux", "initrd": "/c/d/initrd.gz", "install_args": [],
+          "tree": {"family": "Debian", "version": "12.5"}}
+
+
+def batch_of(*guests):
+    plan = guest_install_plan(list(guests), [], DEFAULTS)
+    assert not plan["errors"], plan["errors"]
+    return plan["install"]
+
+
+def media_for(batch, *results):
+    return dict((guest["media_key"], result) for guest, result in zip(batch, results))
+
+
+def test_answer_requests_follow_the_tree_family_and_version():
+    batch = batch_of({"name": "f1", "location": "http://m/f/"}, {"name": "d_1", "location": "http://m/d/"})
+    answers = guest_install_answers(batch, media_for(batch, FEDORA, DEBIAN))
+    assert answers["failed"] == []
+    fedora, debian = [item["request"] for item in answers["answering"]]
+    assert fedora["kickstart_format"] == "kickstart" and fedora["kickstart_version"] == "F40"
+    assert debian["kickstart_format"] == "preseed" and "kickstart_version" not in debian
+    assert debian["kickstart_hostname"] == "d-1"   # a host name has no '_'
+    assert fedora["kickstart_lang"] == "de_DE.UTF-8"   # the role's kickstart settings, as kickstart_*
+    tokens = [item["token"] for item in answers["answering"]]
+    assert all(re.match(r"^[a-z0-9]{24}$", token) for token in tokens) and tokens[0] != tokens[1]
+    assert [item["request"]["kickstart_success_token"] for item in answers["answering"]] == tokens
+
+
+def test_a_guest_setting_wins_over_the_tree():
+    batch = batch_of({"name": "r", "location": "http://m/r/", "kickstart": {"version": "RHEL9", "format": "kickstart"}})
+    request = guest_install_answers(batch, media_for(batch, DEBIAN))["answering"][0]["request"]
+    assert request["kickstart_version"] == "RHEL9" and request["kickstart_format"] == "kickstart"
+    assert "kickstart_format" not in [key for key in request if key.startswith("kickstart_kickstart")]
+
+
+def test_a_guest_whose_media_failed_fails_alone():
+    batch = batch_of({"name": "a", "location": "http://m/f/"}, {"name": "b", "location": "http://bad/"})
+    answers = guest_install_answers(batch, media_for(batch, FEDORA, {"failed": True, "msg": "HTTP 404"}))
+    assert [item["guest"]["name"] for item in answers["answering"]] == ["a"]
+    assert answers["failed"] == [{"name": "b", "result": "failed", "seconds": None,
+                                  "reason": "install media from http://bad/: HTTP 404"}]
+
+
+@pytest.mark.parametrize("virt_type, console", [("hvm", "console=ttyS0,115200n8"), ("pv", "console=hvc0")])
+def test_the_installer_command_line(virt_type, console):
+    batch = batch_of({"name": "g", "location": "http://m/f/", "virt_type": virt_type, "extra_args": "quiet"})
+    answering = guest_install_answers(batch, media_for(batch, FEDORA))["answering"]
+    answer = {"errors": [], "kernel_args": ["inst.ks=file:/ks.cfg"], "initrd_path": "/ks.cfg", "content": "text\n"}
+    start = guest_install_starts(answering, [answer])["start"][0]
+    assert start["cmdline"] == "inst.repo=http://m/f/ inst.ks=file:/ks.cfg %s panic=-1 quiet" % console
+    assert start["answer"] == {"path": "/ks.cfg", "content": "text\n", "mode": "0600"}
+    assert start["kernel"] == FEDORA["kernel"] and start["base_initrd"] == FEDORA["initrd"]
+    assert start["initrd"] == "/srv/uv/g-initrd.img" and start["hypervisor"] is None   # auto: the module picks
+    assert None not in start["disk"].values()
+
+
+def test_a_bad_answer_file_fails_its_guest_only():
+    batch = batch_of({"name": "a", "location": "http://m/f/"}, {"name": "b", "location": "http://m/f/"})
+    answering = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))["answering"]
+    good = {"errors": [], "kernel_args": [], "initrd_path": "/ks.cfg", "content": ""}
+    starts = guest_install_starts(answering, [good, {"errors": ["no rootpw", "bad part"]}])
+    assert [item["name"] for item in starts["start"]] == ["a"]
+    assert starts["failed"][0]["name"] == "b" and starts["failed"][0]["reason"] == "answer file: no rootpw; bad part"
+
+
+def test_wait_and_finish_take_what_start_returned():
+    batch = batch_of({"name": "a", "location": "u", "confirm_token": False}, {"name": "b", "location": "u"},
+                     {"name": "c", "location": "u"}, {"name": "d", "location": "u"})
+    started = guest_install_started([
+        {"name": "a", "result": "started", "token": "ta", "started": 10.0},
+        {"name": "b", "result": "joined", "token": "tb", "started": 5.0, "reason": "joined another run"},
+        {"name": "c", "result": "failed", "reason": "disk exists", "seconds": None},
+        {"name": "d", "result": "installed", "seconds": 12},
+    ], batch)
+    assert [(r["name"], r["result"]) for r in started["results"]] == [("c", "failed"), ("d", "unchanged")]
+    assert [w["name"] for w in started["waiting"]] == ["a", "b"]
+    assert started["wait"][0] == {"name": "a", "console_log": "/srv/uv/a-install.log", "started": 10.0,
+                                  "timeout": 3600, "token": ""}   # confirm_token false: no token to look for
+    assert started["wait"][1]["token"] == "tb"
+    finishes = guest_install_finishes(started["waiting"], {"a": {"result": "finished", "seconds": 9}})
+    assert finishes[0]["outcome"] == {"result": "finished", "seconds": 9}
+    assert finishes[1]["outcome"] == {"result": "failed", "reason": "not waited for"}
+    assert finishes[1]["console_log"] == "/srv/uv/b-console.log" and finishes[1]["initrd"] == "/srv/uv/b-initrd.img"
+    results = guest_install_finished([{"name": "a", "result": "installed", "seconds": 9, "reason": ""}],
+                                     started["waiting"])
+    assert results == [{"name": "a", "result": "installed", "seconds": 9, "reason": ""}]
+    checked = guest_install_finished([], started["waiting"], check_mode=True)
+    assert [(r["name"], r["result"]) for r in checked] == [("a", "would install"), ("b", "would install")]
+
+
+def test_every_planned_guest_has_a_result():
+    plan = {"ok": ["same"], "failed": [{"name": "foreign", "reason": "not ours"}],
+            "install": [{"name": "new"}, {"name": "lost"}], "start": [{"name": "off"}], "stop": [], "remove": []}
+    results = [{"name": "new", "result": "installed", "seconds": 8, "reason": ""},
+               {"name": "off", "result": "started", "seconds": None, "reason": ""}]
+    collected = guest_install_collect(plan, results, "")
+    assert [(r["name"], r["result"]) for r in collected] == [
+        ("same", "unchanged"), ("foreign", "failed"), ("new", "installed"), ("off", "started"), ("lost", "failed")]
+    assert collected[-1]["reason"] == "not reached"
+    stopped = guest_install_collect(plan, [], "Fetch the install media: HTTP 500")
+    assert all(r["reason"] == "Fetch the install media: HTTP 500" for r in stopped if r["name"] in ("new", "lost", "off"))
+    assert guest_install_collect({}, [], "unreachable")[0] == {"name": "-", "result": "failed", "seconds": None,
+                                                               "reason": "unreachable"}
+
+
+def test_converge_results_and_leftovers():
+    guest = {"name": "x", "install_log": "/w/x-install.log", "console_log": "/w/x-console.log", "initrd": "/w/x-initrd.img"}
+    start_run = {"results": [{"__guest_install_guest": {"name": "s"}, "changed": True}]}
+    stop_run = {"results": [{"__guest_install_guest": {"name": "t"}, "failed": True, "msg": "timeout"}]}
+    remove_run = {"results": [{"__guest_install_guest": guest}, {"__guest_install_guest": dict(guest, name="y"),
+                                                                "failed": True, "msg": "in use"}]}
+    assert guest_install_converged(start_run, stop_run, remove_run) == [
+        {"name": "s", "result": "started", "seconds": None, "reason": ""},
+        {"name": "t", "result": "failed", "seconds": None, "reason": "timeout"},
+        {"name": "x", "result": "removed", "seconds": None, "reason": ""},
+        {"name": "y", "result": "failed", "seconds": None, "reason": "in use"}]
+    assert guest_install_leftovers(remove_run) == ["/w/x-install.log", "/w/x-console.log", "/w/x-initrd.img"]
+    assert guest_install_converged({}, {}, {}) == [] and guest_install_leftovers({}) == []
