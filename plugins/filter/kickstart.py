@@ -14,6 +14,8 @@ import warnings
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.unattended.virt.plugins.module_utils._tree import ANSWER_FILES
+
 try:
     from pykickstart.errors import KickstartError, KickstartParseWarning
     from pykickstart.parser import KickstartParser
@@ -146,6 +148,65 @@ def crypt_users(users, seed, rounds=656000):
     return out
 
 
+def kickstart_prepare(variables):
+    """What rendering one answer file takes, from its ``kickstart_*`` variables: ``errors`` (the
+    role's checks; nothing else is prepared when there are any), the ``template`` (the request's
+    own, or the built-in one of its format) and the ``vars`` it is rendered with: the request's,
+    plus ``kickstart__root_hash`` and ``kickstart__users`` (plain passwords hashed; the salt
+    comes from the host name and destination, so a rerun gives the same file)."""
+    errors = kickstart_checks(variables)
+    if errors:
+        return {"errors": errors}
+    seed = "%s|%s" % (variables["kickstart_hostname"], variables["kickstart_dest"])
+    rounds = variables["kickstart_password_rounds"]
+    root_hash = variables["kickstart_root_password_hash"]
+    if not root_hash and variables["kickstart_root_password"]:
+        root_hash = sha512_crypt(variables["kickstart_root_password"], seed + "|root", rounds)
+    template_vars = dict(variables, kickstart__root_hash=root_hash,
+                         kickstart__users=crypt_users(variables["kickstart_users"], seed, rounds))
+    template = variables["kickstart_template"] or variables["kickstart_format"] + ".cfg.j2"
+    return {"errors": [], "template": template, "vars": template_vars}
+
+
+def kickstart_rendered(text, variables):
+    """One answer file's record from its rendered ``text`` and its ``kickstart_*`` variables:
+    path (its destination), format, content, sha256, initrd_path and kernel_args (where the
+    installer finds it in its initrd), and errors (empty when the text is valid)."""
+    fmt = variables["kickstart_format"]
+    initrd_path, kernel_args = ANSWER_FILES[fmt]
+    if fmt == "kickstart":
+        problems = kickstart_errors(text, variables["kickstart_version"])
+    else:
+        problems = preseed_errors(text)
+    errors = []
+    if problems:
+        errors.append("The rendered %s (%s%s) is not valid: %s" % (
+            fmt, variables["kickstart_template"] or "built-in template",
+            ", version %s" % variables["kickstart_version"] if fmt == "kickstart" else "", "; ".join(problems)))
+    return {"path": variables["kickstart_dest"], "format": fmt, "content": text,
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "initrd_path": initrd_path,
+            "kernel_args": list(kernel_args), "errors": errors}
+
+
+def kickstart_collect(checked, prepared, rendered):
+    """The record of every request, in order, from the registered loops of the render path: an
+    argument-spec error (``checked``), a check or hashing error (``prepared``), a template that
+    could not be rendered, or the rendered record (``rendered``)."""
+    out = []
+    for check, prep, render in zip(checked["results"], prepared["results"], rendered["results"]):
+        if check.get("argument_errors"):
+            out.append({"errors": ["kickstart: " + "; ".join(check["argument_errors"])]})
+        elif prep.get("failed"):
+            out.append({"errors": ["kickstart: " + (prep.get("msg") or "the answer file could not be prepared")]})
+        elif prep["ansible_facts"]["kickstart__prepared_one"]["errors"]:
+            out.append({"errors": prep["ansible_facts"]["kickstart__prepared_one"]["errors"]})
+        elif render.get("failed"):
+            out.append({"errors": ["kickstart: " + (render.get("msg") or "the answer file could not be rendered")]})
+        else:
+            out.append(render["ansible_facts"]["kickstart__one"])
+    return out
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -154,4 +215,7 @@ class FilterModule(object):
             "preseed_errors": preseed_errors,
             "sha512_crypt": sha512_crypt,
             "crypt_users": crypt_users,
+            "kickstart_prepare": kickstart_prepare,
+            "kickstart_rendered": kickstart_rendered,
+            "kickstart_collect": kickstart_collect,
         }

@@ -400,6 +400,14 @@ def hint_of(found):
     return {"layout": found["layout"], "metadata": found["metadata"], "base": found.get("base")}
 
 
+# Where each answer-file format goes in the installer's initrd, and the kernel arguments that make
+# the installer read it from there (anaconda; d-i, unattended at critical priority).
+ANSWER_FILES = {
+    "kickstart": ("/ks.cfg", ["inst.ks=file:/ks.cfg"]),
+    "preseed": ("/preseed.cfg", ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]),
+}
+
+
 def install_args(installer, location, iso_volume_id=None, local=False):
     """The kernel arguments that tell the installer where its packages are."""
     if installer == "anaconda":

@@ -1,6 +1,9 @@
 """The role's filters: pykickstart validation per version, preseed line checks, and
 SHA-512 crypt hashes that verify and are stable across runs."""
+import os
+
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 from passlib.hash import sha512_crypt as reference
 
@@ -89,3 +92,60 @@ def test_checks_name_each_problem(variables, problem):
         assert problems == []
     else:
         assert len(problems) == 1 and problem in problems[0], problems
+
+
+# --------------------------------------------------------------------------- the render path
+def role_variables(**overrides):
+    """The kickstart role's defaults (roles/kickstart/defaults/main.yml) with ``overrides``."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "kickstart", "defaults", "main.yml")
+    with open(path) as handle:
+        variables = yaml.safe_load(handle)
+    variables.update(kickstart_hostname="a.example.test", kickstart_password_rounds=1000)
+    variables.update(overrides)
+    return variables
+
+
+def test_prepare_hashes_passwords_stably_and_picks_the_template():
+    variables = role_variables(kickstart_root_password="s3cret", kickstart_users=[{"name": "ops", "password": "pw"}])
+    first, second = ks.kickstart_prepare(variables), ks.kickstart_prepare(variables)
+    assert first["errors"] == [] and first["template"] == "kickstart.cfg.j2"
+    root_hash = first["vars"]["kickstart__root_hash"]
+    assert root_hash.startswith("$6$") and reference.verify("s3cret", root_hash)
+    assert root_hash == second["vars"]["kickstart__root_hash"]   # a rerun renders the same file
+    assert "password" not in first["vars"]["kickstart__users"][0] and \
+        reference.verify("pw", first["vars"]["kickstart__users"][0]["password_hash"])
+    assert ks.kickstart_prepare(role_variables(kickstart_template="/my/own.j2"))["template"] == "/my/own.j2"
+
+
+def test_prepare_stops_at_the_checks():
+    prepared = ks.kickstart_prepare(role_variables(kickstart_hostname="bad host"))
+    assert prepared["errors"] and set(prepared) == {"errors"}
+
+
+@pytest.mark.parametrize("fmt, path, args", [
+    ("kickstart", "/ks.cfg", ["inst.ks=file:/ks.cfg"]),
+    ("preseed", "/preseed.cfg", ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]),
+])
+def test_rendered_record_says_where_the_installer_finds_it(fmt, path, args):
+    text = GOOD if fmt == "kickstart" else "d-i debian-installer/locale string en_US\n"
+    record = ks.kickstart_rendered(text, role_variables(kickstart_format=fmt))
+    assert record["errors"] == [] and record["initrd_path"] == path and record["kernel_args"] == args
+    assert record["content"] == text and len(record["sha256"]) == 64
+
+
+def test_rendered_record_names_an_invalid_own_template():
+    record = ks.kickstart_rendered("network --nope\n", role_variables(kickstart_template="/my/own.j2"))
+    assert len(record["errors"]) == 1 and "/my/own.j2, version F40" in record["errors"][0]
+
+
+def test_collect_keeps_each_requests_own_failure():
+    checked = {"results": [{"argument_errors": ["kickstart_lang must be str"]}, {}, {}, {}, {}]}
+    prepared = {"results": [{"skipped": True}, {"failed": True, "msg": "bad user"},
+                            {"ansible_facts": {"kickstart__prepared_one": {"errors": ["hostname"]}}},
+                            {"ansible_facts": {"kickstart__prepared_one": {"errors": []}}},
+                            {"ansible_facts": {"kickstart__prepared_one": {"errors": []}}}]}
+    rendered = {"results": [{"skipped": True}, {"skipped": True}, {"skipped": True},
+                            {"failed": True, "msg": "template error"}, {"ansible_facts": {"kickstart__one": {"errors": []}}}]}
+    records = ks.kickstart_collect(checked, prepared, rendered)
+    assert [r["errors"] for r in records] == [["kickstart: kickstart_lang must be str"], ["kickstart: bad user"],
+                                              ["hostname"], ["kickstart: template error"], []]
