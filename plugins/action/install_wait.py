@@ -18,7 +18,7 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.unattended.virt.plugins.module_utils._install import elapsed_text
+from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
 
 display = Display()
 

@@ -12,11 +12,13 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
+from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
 
 STATES = ("running", "shutoff", "absent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
-_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGTP]?i?B?$", re.IGNORECASE)
 _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
 _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 
@@ -64,8 +66,10 @@ def normalize(guest, defaults):
     disk_in = guest.get("disk") or {}
     disk_format = disk_in.get("format") or defaults.get("disk_format") or "qcow2"
     size = str(disk_in.get("size") or defaults.get("disk_size") or "20G")
-    if not _SIZE.match(size):
-        raise AnsibleFilterError("guest %s: disk size %r is not a size such as 20G" % (name, size))
+    try:  # the volume module's own parser: a size it would refuse is refused here, before anything runs
+        parse_size(size, "disk size")
+    except InvalidInput as err:
+        raise AnsibleFilterError("guest %s: %s" % (name, err.full_message()))
     disk = {
         "name": disk_in.get("name") or name + _DISK_SUFFIX.get(disk_format, ".img"),
         "pool": disk_in.get("pool") or defaults.get("pool") or "default",
@@ -169,10 +173,9 @@ def media_key(guest):
 
 def _duration(seconds):
     try:
-        seconds = int(float(seconds))
+        return elapsed_text(float(seconds))
     except (TypeError, ValueError):
         return "-"
-    return "%dm%02ds" % divmod(seconds, 60) if seconds >= 60 else "%ds" % seconds
 
 
 def _detail(item):

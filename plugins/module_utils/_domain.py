@@ -11,13 +11,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import time
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils import _storage
+from ansible_collections.unattended.virt.plugins.module_utils._console import console_tail
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, connection_argument_spec, libvirt
@@ -215,22 +215,6 @@ def restart_pending(dom):
 
 
 # --------------------------------------------------------------------------- waiting
-def console_tail(path, lines=CONSOLE_TAIL_LINES):
-    """The last ``lines`` lines of a console log, or None when there is none to read."""
-    if not path or not os.path.isfile(path):
-        return None
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 65536))
-            data = handle.read()
-    except (IOError, OSError):
-        return None
-    text = data.decode("utf-8", "replace").replace("\r", "")
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def wait_for(dom, wanted, timeout, console_log=None, clock=time.monotonic, sleep=time.sleep):
     """Poll ``dom`` until its state is ``wanted`` (running|shutoff), with backoff from
     0.1 s to 2 s; LibvirtFailure on timeout naming the state seen and the console tail."""
@@ -246,7 +230,7 @@ def wait_for(dom, wanted, timeout, console_log=None, clock=time.monotonic, sleep
         sleep(min(delay, remaining))
         delay = min(delay * 2, 2.0)
     msg = "domain %s did not reach state %s within %s s; it is %s" % (dom.name(), wanted, timeout, seen)
-    tail = console_tail(console_log)
+    tail = console_tail(console_log, CONSOLE_TAIL_LINES)
     details = dict(state=seen)
     if tail is not None:
         msg += "; last lines of %s:\n%s" % (console_log, tail)

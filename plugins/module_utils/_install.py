@@ -28,6 +28,7 @@ import time
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio
+from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
@@ -37,31 +38,10 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import (
 
 TOKEN_PREFIX = "UNATTENDED-VIRT-INSTALLED "
 ENDED = ("shutoff", "crashed")
-TAIL_BYTES = 65536
 LOCK_NAME = ".install.lock"
 
 
 # --------------------------------------------------------------------------- judging an install
-def elapsed_text(seconds):
-    seconds = max(0, int(seconds))
-    if seconds >= 3600:
-        return "%dh%02dm%02ds" % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
-    if seconds >= 60:
-        return "%dm%02ds" % divmod(seconds, 60)
-    return "%ds" % seconds
-
-
-def clean_lines(text):
-    """Console text as printable lines (escape sequences and carriage returns dropped)."""
-    out = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = "".join(ch for ch in raw if ch == "\t" or 32 <= ord(ch) < 127 or ord(ch) > 159)
-        line = line.strip()
-        if line:
-            out.append(line)
-    return out
-
-
 def judge(state, log_text, token, elapsed, timeout, tail_lines=20):
     """The outcome of one guest, or None while it is still installing.
 
@@ -87,17 +67,6 @@ def judge(state, log_text, token, elapsed, timeout, tail_lines=20):
         return {"result": "failed", "console_tail": tail,
                 "reason": "still %s after %s (timeout %ds): left as it is" % (state, elapsed_text(elapsed), timeout)}
     return None
-
-
-def read_tail(path, size=TAIL_BYTES):
-    """The last ``size`` bytes of a console log as text, or None when it cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - size))
-            return handle.read().decode("utf-8", "replace")
-    except (IOError, OSError):
-        return None
 
 
 # --------------------------------------------------------------------------- host-side helpers

@@ -257,7 +257,7 @@ EXAMPLES = r"""
     memory: 2048
     vcpus: 2
     boot:
-      kernel: /var/lib/unattended-virt/boot/f40/vmlinuz
+      kernel: /var/cache/unattended-virt/f40/vmlinuz
       initrd: /var/lib/unattended-virt/guests/web01/initrd.img
       cmdline: inst.ks=file:/ks.cfg inst.repo=http://mirror.example.com/f40 console=ttyS0
     disks:
@@ -313,7 +313,7 @@ EXAMPLES = r"""
     virt_type: pv
     memory: 1024
     boot:
-      kernel: /var/lib/unattended-virt/boot/f40/xen/vmlinuz
+      kernel: /var/cache/unattended-virt/f40/xen/vmlinuz
       initrd: /var/lib/unattended-virt/guests/pv01/initrd.img
       cmdline: inst.ks=file:/ks.cfg console=hvc0
     disks:

@@ -60,7 +60,7 @@ options:
       - The cache folder on the host. Entries are keyed by location and file, so two trees
         never share one.
     type: path
-    default: /var/lib/unattended-virt/boot
+    default: /var/cache/unattended-virt
   kernel:
     description:
       - Use this kernel instead of the detected one. A path relative to the tree, or a URL.
@@ -147,7 +147,7 @@ kernel:
   description: Path of the cached kernel on the host (in check mode, where it would be).
   returned: success
   type: str
-  sample: /var/lib/unattended-virt/boot/mirror.example-fedora-40-0123456789ab/images/pxeboot/vmlinuz
+  sample: /var/cache/unattended-virt/mirror.example-fedora-40-0123456789ab/images/pxeboot/vmlinuz
 initrd:
   description: Path of the cached initrd on the host (in check mode, where it would be).
   returned: success
@@ -313,7 +313,7 @@ def main():
             location=dict(type="str", required=True),
             arch=dict(type="str"),
             virt_type=dict(type="str", choices=["hvm", "pv"], default="hvm"),
-            cache_dir=dict(type="path", default="/var/lib/unattended-virt/boot"),
+            cache_dir=dict(type="path", default="/var/cache/unattended-virt"),
             kernel=dict(type="str"),
             initrd=dict(type="str"),
             kernel_sha256=dict(type="str"),

@@ -116,6 +116,8 @@ def test_hypervisor_choice(defaults, expected):
     ({"name": "g"}, "location"),
     ({"name": "g", "location": URL, "state": "gone"}, "state must be"),
     ({"name": "g", "location": URL, "disk": {"size": "lots"}}, "disk size"),
+    # refused by the plan as the volume module would refuse it, not after the media is fetched
+    ({"name": "g", "location": URL, "disk": {"size": "20GB"}}, "decimal unit"),
 ])
 def test_invalid_guests(guest, message):
     with pytest.raises(AnsibleFilterError, match=message):

@@ -8,7 +8,8 @@ import libvirt
 import pytest
 
 from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install
-from ansible_collections.unattended.virt.plugins.module_utils._install import clean_lines, elapsed_text, judge
+from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text
+from ansible_collections.unattended.virt.plugins.module_utils._install import judge
 
 TOKEN = "k3x9"
 GOOD_LOG = "STANDIN: running post-install script\r\nUNATTENDED-VIRT-INSTALLED k3x9\r\n[ 5.1] reboot: Power down\r\n"
