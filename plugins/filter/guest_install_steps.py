@@ -48,14 +48,14 @@ def _failed(name, reason):
 
 def success_token():
     """A new success token: 24 random lower-case letters and digits."""
-    return "".join(_RANDOM.choice(_TOKEN_CHARS) for _ in range(24))
+    return "".join(_RANDOM.choice(_TOKEN_CHARS) for dummy in range(24))
 
 
 def answer_request(guest, media, token):
     """The kickstart role's request (kickstart_* variables) for ``guest``'s answer file."""
     tree = media.get("tree") or {}
     family = str(tree.get("family") or "").lower()
-    tree_major = str(tree.get("version") or "").split(".")[0]
+    tree_major = str(tree.get("version") or "").split(".", 1)[0]
     settings = guest.get("kickstart") or {}
     version = settings.get("version") or guest.get("os_version") or ""
     if not version and family in KICKSTART_VERSION_OF_FAMILY and tree_major:

@@ -39,7 +39,8 @@ _SERVICES = {"Debian": ["virtlogd", "libvirtd"], "RedHat": ["libvirtd"]}
 
 def hypervisor_plan(facts, hypervisor_type, extra_packages=None):
     """From a host's facts (``os_family``, ``service_mgr``), what the role installs and starts:
-    ``{manager, packages, services, query}`` (``query``: the command that tells which are installed).  An unknown family or type raises, saying what is known."""
+    ``{manager, packages, services, query}`` (``query``: the command that tells which are
+    installed).  An unknown family or type raises, saying what is known."""
     family = facts.get("os_family")
     if family not in _MANAGER:
         raise AnsibleFilterError("the hypervisor role knows the Debian family (Debian, Ubuntu) and the Red Hat "

@@ -7,9 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import time
 import traceback
 
-from ansible_collections.unattended.virt.plugins.module_utils._errors import LibvirtFailure
+from ansible_collections.unattended.virt.plugins.module_utils._errors import LibvirtFailure, UnattendedVirtError
 
 try:
     import libvirt
@@ -86,3 +87,36 @@ def call(what, func, *args):
 def error_code(err):
     """The libvirt error code of a libvirtError (VIR_ERR_*)."""
     return err.get_error_code()
+
+
+class Connection(object):
+    """The host's libvirt connection, opened again when libvirtd closed it: a restart of
+    libvirtd closes every open connection, and one guest's loss should not be the next's.
+    Opening waits up to ``patience`` seconds for a libvirtd that is restarting."""
+
+    def __init__(self, uri, readonly=False, patience=0):
+        self.uri, self.readonly, self.patience, self.conn = uri, readonly, patience, None
+
+    def lost(self):
+        return self.conn is not None and not self.conn.isAlive()
+
+    def get(self):
+        if self.lost():
+            self.close()
+        deadline = time.time() + self.patience
+        while self.conn is None:
+            try:
+                self.conn = connect(self.uri, readonly=self.readonly)
+            except UnattendedVirtError:
+                if time.time() >= deadline:
+                    raise
+                time.sleep(1)
+        return self.conn
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # pylint: disable=broad-except
+                pass  # already closed by the other side
+            self.conn = None

@@ -368,33 +368,18 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
-from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, require_libraries)
+from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
 
 STRUCTURED = ("memory", "vcpus", "boot", "disks", "interfaces", "console_log", "usb", "on_reboot",
               "on_poweroff", "on_crash", "hypervisor", "virt_type")
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=_domain.argument_spec(),
-        mutually_exclusive=[("xml", key) for key in STRUCTURED],
-        supports_check_mode=True,
-    )
-    require_libraries(module, "libvirt", "lxml")
+    module = LibvirtModule(_domain.argument_spec(), mutually_exclusive=[("xml", key) for key in STRUCTURED])
     params = module.params
-    try:
-        conn = connect(params["uri"])
-        try:
-            result = _domain.ensure(conn, params, module.check_mode, uri=params["uri"])
-        finally:
-            conn.close()
-    except Exception as err:  # pylint: disable=broad-except
-        fail_from(module, err, name=params["name"])
+    result = module.run(lambda conn: _domain.ensure(conn, params, module.check_mode, uri=params["uri"]),
+                        name=params["name"])
     diff = result.pop("diff", None)
     if module._diff and diff is not None:
         result["diff"] = diff

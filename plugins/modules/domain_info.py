@@ -306,42 +306,35 @@ query_result:
   sample: [web1]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.unattended.virt.plugins.module_utils import _accelerators, _info
-from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libraries,
-)
+from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
+
+
+def libraries(params):
+    return ("libvirt", "lxml") + (("jmespath",) if params["query"] is not None else ())
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
+    module = LibvirtModule(dict(
         names=dict(type="list", elements="str"),
         query=dict(type="str"),
         probe_accelerators=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, "libvirt", "lxml", *(["jmespath"] if module.params["query"] is not None else []))
-    result = dict(changed=False)
-    conn = None
-    try:
-        if module.params["query"] is not None:  # a bad expression fails before any libvirt call
-            _info.compile_query(module.params["query"])
-        conn = connect(module.params["uri"], readonly=True)
-        result.update(_info.gather(conn, module.params["names"]))
-        if module.params["probe_accelerators"]:
+    ), libraries=libraries)
+    params = module.params
+    if params["query"] is not None:  # a bad expression fails before any libvirt call
+        try:
+            _info.compile_query(params["query"])
+        except Exception as err:  # pylint: disable=broad-except
+            module.fail_from(err, changed=False)
+
+    def work(conn):
+        result = dict(changed=False, **_info.gather(conn, params["names"]))
+        if params["probe_accelerators"]:
             result["host"]["accelerators"] = _accelerators.probe()
-        if module.params["query"] is not None:
-            data = dict(domains=result["domains"], host=result["host"])
-            result["query_result"] = _info.run_query(module.params["query"], data)
-    except Exception as err:  # pylint: disable=broad-except
-        fail_from(module, err, **result)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)
+        if params["query"] is not None:
+            result["query_result"] = _info.run_query(params["query"], dict(domains=result["domains"], host=result["host"]))
+        return result
+    module.exit_json(**module.run(work, readonly=True, changed=False))
 
 
 if __name__ == "__main__":

@@ -271,13 +271,10 @@ import contextlib
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.unattended.virt.plugins.module_utils import _install
-from ansible_collections.unattended.virt.plugins.module_utils._errors import (
-    InvalidInput, UnattendedVirtError, fail_from)
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libraries)
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import Connection
+from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
 
 RECONNECT_SECONDS = 60
 NEEDS = {
@@ -289,8 +286,7 @@ NEEDS = {
 
 
 def argument_spec():
-    spec = connection_argument_spec()
-    spec.update(
+    spec = dict(
         step=dict(type="str", choices=["start", "wait", "finish"], required=True),
         work_dir=dict(type="path"),
         wait_seconds=dict(type="int", default=15),
@@ -345,39 +341,6 @@ def check_guests(step, guests):
             raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))
 
 
-class Connection(object):
-    """The host's libvirt connection, opened again when libvirtd closed it: a restart of
-    libvirtd closes every open connection, and one guest's loss should not be the next's.
-    Opening waits up to ``patience`` seconds for a libvirtd that is restarting."""
-
-    def __init__(self, uri, readonly=False, patience=0):
-        self.uri, self.readonly, self.patience, self.conn = uri, readonly, patience, None
-
-    def lost(self):
-        return self.conn is not None and not self.conn.isAlive()
-
-    def get(self):
-        if self.lost():
-            self.close()
-        deadline = time.time() + self.patience
-        while self.conn is None:
-            try:
-                self.conn = connect(self.uri, readonly=self.readonly)
-            except UnattendedVirtError:
-                if time.time() >= deadline:
-                    raise
-                time.sleep(1)
-        return self.conn
-
-    def close(self):
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:  # pylint: disable=broad-except
-                pass  # already closed by the other side
-            self.conn = None
-
-
 def run(module, connection):
     params = module.params
     step, guests = params["step"], params["guests"]
@@ -422,9 +385,8 @@ def run(module, connection):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+    module = LibvirtModule(argument_spec(),
                            required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"])])
-    require_libraries(module, "libvirt", "lxml")
     params = module.params
     # start and finish change guests: they wait out a libvirtd restart; install_wait retries wait rounds itself
     waiting = params["step"] == "wait"
@@ -433,10 +395,10 @@ def main():
         check_guests(params["step"], params["guests"])
         result = run(module, connection)
     except Exception as err:  # pylint: disable=broad-except
-        fail_from(module, err, changed=False)
+        module.fail_from(err, changed=False)
     finally:
         connection.close()
-    module.exit_json(**result)
+    module.exit_json(**result)  # pylint: disable=used-before-assignment
 
 
 if __name__ == "__main__":

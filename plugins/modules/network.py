@@ -88,39 +88,25 @@ bridge:
   sample: virbr0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libraries,
-)
+from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
 from ansible_collections.unattended.virt.plugins.module_utils._network import FORWARD_MODES, ensure_network
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
+    module = LibvirtModule(dict(
         name=dict(type="str", required=True),
         bridge=dict(type="str", default="virbr0"),
         address=dict(type="str", default="192.168.122.1/24"),
         forward=dict(type="str", choices=list(FORWARD_MODES), default="nat"),
         dhcp=dict(type="bool", default=True),
         autostart=dict(type="bool", default=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, "libvirt", "lxml")
+    ))
     params = module.params
-    conn = None
-    try:
-        conn = connect(params["uri"])
-        result = ensure_network(conn, params["name"], params["bridge"], params["address"], forward=params["forward"],
-                                dhcp=params["dhcp"], autostart=params["autostart"], check_mode=module.check_mode)
-    except Exception as err:  # pylint: disable=broad-except
-        fail_from(module, err, changed=False)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)  # pylint: disable=used-before-assignment
+
+    def work(conn):
+        return ensure_network(conn, params["name"], params["bridge"], params["address"], forward=params["forward"],
+                              dhcp=params["dhcp"], autostart=params["autostart"], check_mode=module.check_mode)
+    module.exit_json(**module.run(work, changed=False))
 
 
 if __name__ == "__main__":

@@ -56,31 +56,15 @@ path:
   sample: /var/lib/libvirt/images
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libraries,
-)
+from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
 from ansible_collections.unattended.virt.plugins.module_utils._storage import ensure_pool
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(name=dict(type="str", required=True), path=dict(type="path"))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, "libvirt", "lxml")
+    module = LibvirtModule(dict(name=dict(type="str", required=True), path=dict(type="path")))
     params = module.params
-    conn = None
-    try:
-        conn = connect(params["uri"])
-        result = ensure_pool(conn, params["name"], params["path"], check_mode=module.check_mode)
-    except Exception as err:  # pylint: disable=broad-except
-        fail_from(module, err, changed=False)
-    finally:
-        if conn is not None:
-            conn.close()
-    module.exit_json(**result)  # pylint: disable=used-before-assignment
+    module.exit_json(**module.run(lambda conn: ensure_pool(conn, params["name"], params["path"], module.check_mode),
+                                  changed=False))
 
 
 if __name__ == "__main__":

@@ -147,18 +147,12 @@ domains:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    connect, connection_argument_spec, require_libraries,
-)
+from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
 from ansible_collections.unattended.virt.plugins.module_utils._storage import VolumeRequest, ensure_volume
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
+    module = LibvirtModule(dict(
         pool=dict(type="str", required=True),
         name=dict(type="str", required=True),
         capacity=dict(type="str"),
@@ -167,27 +161,18 @@ def main():
         allow_grow=dict(type="bool", default=False),
         pool_path=dict(type="path"),
         force=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, "libvirt", "lxml")
+    ))
     params = module.params
-    result = dict(changed=False, pool=params["pool"])
-    conn = None
-    try:
-        req = VolumeRequest(params["pool"], params["name"], capacity=params["capacity"],
-                            fmt=params["format"], state=params["state"],
-                            allow_grow=params["allow_grow"], pool_path=params["pool_path"],
+    try:  # a bad request fails before any connection is made
+        req = VolumeRequest(params["pool"], params["name"], capacity=params["capacity"], fmt=params["format"],
+                            state=params["state"], allow_grow=params["allow_grow"], pool_path=params["pool_path"],
                             force=params["force"])
-        conn = connect(params["uri"])
-        outcome = ensure_volume(conn, req, check_mode=module.check_mode)
     except Exception as err:  # pylint: disable=broad-except
-        fail_from(module, err, **result)
-    finally:
-        if conn is not None:
-            conn.close()
-    before = outcome.pop("before")  # pylint: disable=used-before-assignment
-    after = outcome.pop("after")
-    result.update(outcome)
+        module.fail_from(err, changed=False, pool=params["pool"])
+    outcome = module.run(lambda conn: ensure_volume(conn, req, check_mode=module.check_mode),
+                         changed=False, pool=params["pool"])
+    before, after = outcome.pop("before"), outcome.pop("after")
+    result = dict(outcome)
     if module._diff:
         result["diff"] = dict(before=before, after=after)
     module.exit_json(**result)

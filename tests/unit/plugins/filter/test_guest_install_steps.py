@@ -124,8 +124,8 @@ def test_converge_results_and_leftovers():
     guest = {"name": "x", "install_log": "/w/x-install.log", "console_log": "/w/x-console.log", "initrd": "/w/x-initrd.img"}
     start_run = {"results": [{"__guest_install_guest": {"name": "s"}, "changed": True}]}
     stop_run = {"results": [{"__guest_install_guest": {"name": "t"}, "failed": True, "msg": "timeout"}]}
-    remove_run = {"results": [{"__guest_install_guest": guest}, {"__guest_install_guest": dict(guest, name="y"),
-                                                                "failed": True, "msg": "in use"}]}
+    removed_y = {"__guest_install_guest": dict(guest, name="y"), "failed": True, "msg": "in use"}
+    remove_run = {"results": [{"__guest_install_guest": guest}, removed_y]}
     assert guest_install_converged(start_run, stop_run, remove_run) == [
         {"name": "s", "result": "started", "seconds": None, "reason": ""},
         {"name": "t", "result": "failed", "seconds": None, "reason": "timeout"},
