@@ -20,10 +20,9 @@ from ansible_collections.unattended.virt.plugins.module_utils import _storage
 from ansible_collections.unattended.virt.plugins.module_utils._console import console_tail
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, connection_argument_spec, libvirt
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
+    call, connection_argument_spec, domain_state_name, libvirt)
 
-STATE_NAMES = {0: "nostate", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown",
-               5: "shutoff", 6: "crashed", 7: "pmsuspended"}
 ACTIVE_STATES = ("running", "blocked", "paused", "shutdown", "pmsuspended")
 CONSOLE_TAIL_LINES = 30
 
@@ -148,7 +147,7 @@ def lookup(conn, name):
 
 
 def state_name(dom):
-    return STATE_NAMES.get(dom.state()[0], "nostate")
+    return domain_state_name(dom.state()[0])
 
 
 def inactive_xml(dom, secure=False):

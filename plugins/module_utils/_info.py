@@ -11,7 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, domain_state_name, pool_state_name
 
 try:
     import libvirt
@@ -29,28 +29,12 @@ try:
 except ImportError:
     jmespath = None  # the module reports it through _libvirt.require_libraries
 
-# virDomainState, in order
-DOMAIN_STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")
-# virStoragePoolState, in order
-POOL_STATES = ("inactive", "building", "running", "degraded", "inaccessible")
 _KIB = {"b": 1.0 / 1024, "bytes": 1.0 / 1024, "k": 1, "kib": 1, "kb": 1000.0 / 1024,
         "m": 1024, "mib": 1024, "mb": 1000.0 * 1000 / 1024,
         "g": 1024 * 1024, "gib": 1024 * 1024, "gb": 1000.0 ** 3 / 1024,
         "t": 1024 ** 3, "tib": 1024 ** 3, "tb": 1000.0 ** 4 / 1024}
 # per-device <boot order=...> in the vocabulary of <os><boot dev=...>
 _DEVICE_BOOT = {"disk": "hd", "cdrom": "cdrom", "floppy": "fd", "lun": "hd"}
-
-
-def state_name(code):
-    if 0 <= code < len(DOMAIN_STATES):
-        return DOMAIN_STATES[code]
-    return "unknown"
-
-
-def pool_state_name(code):
-    if 0 <= code < len(POOL_STATES):
-        return POOL_STATES[code]
-    return "unknown"
 
 
 def version_string(number):
@@ -154,7 +138,7 @@ def domain_facts(domain_root, state=None, volume_path=None):
         name=domain_root.findtext("name"),
         uuid=domain_root.findtext("uuid"),
         type=domain_root.get("type"),
-        state=state_name(state) if state is not None else None,
+        state=domain_state_name(state) if state is not None else None,
         memory=_mib(domain_root.find("memory")),
         vcpus=vcpus,
         boot=boot_facts(domain_root),

@@ -18,6 +18,17 @@ except ImportError:
     libvirt = None  # require_libraries() tells the user
 
 DEFAULT_URI = "qemu:///system"
+# virDomainState and virStoragePoolState, in order; a code libvirt adds later reads "unknown"
+DOMAIN_STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")
+POOL_STATES = ("inactive", "building", "running", "degraded", "inaccessible")
+
+
+def domain_state_name(code):
+    return DOMAIN_STATES[code] if 0 <= code < len(DOMAIN_STATES) else "unknown"
+
+
+def pool_state_name(code):
+    return POOL_STATES[code] if 0 <= code < len(POOL_STATES) else "unknown"
 
 
 def connection_argument_spec():

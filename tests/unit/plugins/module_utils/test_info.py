@@ -87,7 +87,7 @@ def test_metadata_and_ours():
 @pytest.mark.parametrize("code, name", [(0, "nostate"), (1, "running"), (3, "paused"), (4, "shutdown"), (5, "shutoff"),
                                         (6, "crashed"), (7, "pmsuspended"), (99, "unknown")])
 def test_state_names(code, name):
-    assert _info.state_name(code) == name
+    assert _libvirt.domain_state_name(code) == name
 
 
 @pytest.mark.parametrize("number, text", [(9000000, "9.0.0"), (7002001, "7.2.1"), (10010012, "10.10.12"), (0, None)])
