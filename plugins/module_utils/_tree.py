@@ -6,7 +6,7 @@ virt type, their checksums, and what the installer needs to find its packages.
 
 Pure logic. Files are read through a ``reader`` with two methods, ``read(relpath)``
 (bytes, or None when the file does not exist) and ``exists(relpath)``; the fetchers in
-``_fetch`` provide them for HTTP, FTP, NFS, local directories and ISO images, and the
+``_sources`` provide them for HTTP, FTP, NFS, local directories and ISO images, and the
 unit tests use a dict.
 """
 

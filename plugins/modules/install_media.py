@@ -192,7 +192,7 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.unattended.virt.plugins.module_utils import _fetch, _tree
+from ansible_collections.unattended.virt.plugins.module_utils import _cache, _sources, _tree
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, UnattendedVirtError, fail_from
 
 
@@ -215,7 +215,7 @@ def run(module):
     check = module.check_mode
     if p["timeout"] < 1:
         raise InvalidInput("timeout must be at least 1 second, not %d" % p["timeout"])
-    cache = _fetch.Cache(p["cache_dir"], mover=module.atomic_move)
+    cache = _cache.Cache(p["cache_dir"], mover=module.atomic_move)
     http_opts = dict(validate_certs=p["validate_certs"], url_username=p["url_username"],
                      url_password=p["url_password"], timeout=p["timeout"])
     result = dict(changed=False, downloaded_bytes=0, fetched=[], checksums={})
@@ -223,13 +223,13 @@ def run(module):
                 "initrd": _sha(p["initrd_sha256"], "initrd_sha256")}
     overrides = {"kernel": p["kernel"], "initrd": p["initrd"]}
 
-    iso_url = _fetch.is_url(location) and location.split("?")[0].lower().endswith(".iso")
+    iso_url = _sources.is_url(location) and location.split("?")[0].lower().endswith(".iso")
     sources = []
     try:
         if iso_url:
             # An ISO by URL: the image itself is the first cache entry.
-            base, name = _fetch.split_url(location)
-            remote = _fetch.open_source(base, **http_opts)
+            base, name = _sources.split_url(location)
+            remote = _sources.open_source(base, **http_opts)
             sources.append(remote)
             got = cache.ensure(remote, name, cache.entry_path(location, "image.iso"), check_mode=check,
                                force=p["force"], label="ISO image")
@@ -238,11 +238,11 @@ def run(module):
                 result.update(kernel=None, initrd=None, install_args=[], tree=None)
                 result["msg"] = "would download the ISO image %s" % location
                 return result
-            source = _fetch.IsoSource(location, got["path"])
+            source = _sources.IsoSource(location, got["path"])
         else:
-            source = _fetch.open_source(location, **http_opts)
+            source = _sources.open_source(location, **http_opts)
         sources.append(source)
-        iso = isinstance(source, _fetch.IsoSource)
+        iso = isinstance(source, _sources.IsoSource)
 
         found = None
         if not (overrides["kernel"] and overrides["initrd"]):
@@ -260,15 +260,15 @@ def run(module):
                 tree["volume_id"] = source.volume_id
             args = _tree.install_args(found["installer"], location,
                                       iso_volume_id=source.volume_id if iso else None,
-                                      local=isinstance(source, _fetch.LocalSource))
+                                      local=isinstance(source, _sources.LocalSource))
         result.update(tree=tree, install_args=args)
 
         for what in ("kernel", "initrd"):
             override = overrides[what]
             expected, expected_by = None, "none"
-            if override and _fetch.is_url(override):
-                base, name = _fetch.split_url(override)
-                file_source = _fetch.open_source(base, **http_opts)
+            if override and _sources.is_url(override):
+                base, name = _sources.split_url(override)
+                file_source = _sources.open_source(base, **http_opts)
                 sources.append(file_source)
                 relpath, file_id = name, override
             else:

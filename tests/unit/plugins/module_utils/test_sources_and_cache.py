@@ -9,7 +9,7 @@ import threading
 import pytest
 
 import uvtest
-from ansible_collections.unattended.virt.plugins.module_utils import _fetch
+from ansible_collections.unattended.virt.plugins.module_utils import _cache, _sources
 from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)  # several chunks, not a multiple of the chunk size
@@ -41,7 +41,7 @@ def http(server):
 
 @pytest.fixture()
 def cache(tmp_path):
-    return _fetch.Cache(str(tmp_path / "cache"))
+    return _cache.Cache(str(tmp_path / "cache"))
 
 
 def files_in(root):
@@ -54,7 +54,7 @@ def files_in(root):
 
 
 def test_http_download_verifies_then_hits_without_payload(http, cache):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     dest = cache.entry_path(http.url, "images/vmlinuz")
     got = cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA), expected_by="treeinfo")
     assert got["changed"] and got["downloaded_bytes"] == len(PAYLOAD) and got["sha256"] == SHA
@@ -69,7 +69,7 @@ def test_http_download_verifies_then_hits_without_payload(http, cache):
 
 
 def test_without_checksum_a_hit_costs_one_head(http, cache):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     dest = cache.entry_path(http.url, "images/vmlinuz")
     assert cache.ensure(src, "images/vmlinuz", dest)["verified_by"] == "none"
     http.clear()
@@ -78,7 +78,7 @@ def test_without_checksum_a_hit_costs_one_head(http, cache):
 
 
 def test_changed_remote_file_without_checksum_is_fetched_again(http, cache, tree):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     path = os.path.join(tree, "meta.txt")
     dest = cache.entry_path(http.url, "meta.txt")
     cache.ensure(src, "meta.txt", dest)
@@ -91,7 +91,7 @@ def test_changed_remote_file_without_checksum_is_fetched_again(http, cache, tree
 
 
 def test_corrupted_entry_is_detected_and_fetched_again(http, cache):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     dest = cache.entry_path(http.url, "images/vmlinuz")
     cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA))
     with open(dest, "r+b") as handle:
@@ -99,7 +99,7 @@ def test_corrupted_entry_is_detected_and_fetched_again(http, cache):
         handle.write(b"XXXX")
     got = cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA))
     assert got["changed"] and got["downloaded_bytes"] == len(PAYLOAD)
-    assert _fetch.file_digest(dest)["sha256"] == SHA
+    assert _cache.file_digest(dest)["sha256"] == SHA
     # and without a published checksum, the sidecar's sha256 catches it
     with open(dest, "r+b") as handle:
         handle.write(b"YY")
@@ -107,7 +107,7 @@ def test_corrupted_entry_is_detected_and_fetched_again(http, cache):
 
 
 def test_checksum_mismatch_names_file_expected_and_got_and_leaves_nothing(http, cache):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     dest = cache.entry_path(http.url, "images/vmlinuz")
     with pytest.raises(FetchFailure) as err:
         cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", "0" * 64), label="kernel")
@@ -124,7 +124,7 @@ def test_checksum_mismatch_names_file_expected_and_got_and_leaves_nothing(http, 
 ])
 def test_http_faults_end_in_clear_errors_and_a_clean_cache(http, cache, fault, message):
     http.set_fault("/images/vmlinuz", *fault)
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     dest = cache.entry_path(http.url, "images/vmlinuz")
     with pytest.raises(FetchFailure, match=message):
         cache.ensure(src, "images/vmlinuz", dest, expected=("sha256", SHA), label="kernel")
@@ -134,14 +134,14 @@ def test_http_faults_end_in_clear_errors_and_a_clean_cache(http, cache, fault, m
 
 def test_stalled_server_times_out(http, cache):
     http.set_fault("/images/vmlinuz", "stall", 5)
-    src = _fetch.HttpSource(http.url, timeout=1)
+    src = _sources.HttpSource(http.url, timeout=1)
     with pytest.raises(FetchFailure, match="timed out"):
         cache.ensure(src, "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"))
     assert files_in(cache.root) == []
 
 
 def test_metadata_reads(http):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     assert src.read("meta.txt") == b"small metadata\n"
     assert src.read("missing") is None
     assert src.exists("images/vmlinuz") and not src.exists("nope")
@@ -152,13 +152,13 @@ def test_metadata_reads(http):
 
 def test_redirects_are_followed(http, cache):
     http.set_fault("/elsewhere/vmlinuz", "redirect", http.url + "images/vmlinuz")
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     got = cache.ensure(src, "elsewhere/vmlinuz", cache.entry_path(http.url, "elsewhere/vmlinuz"), expected=("sha256", SHA))
     assert got["downloaded_bytes"] == len(PAYLOAD)
 
 
 def test_check_mode_writes_nothing(http, cache):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     got = cache.ensure(src, "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"),
                        expected=("sha256", SHA), check_mode=True)
     assert got["changed"] and got["downloaded_bytes"] == 0
@@ -166,13 +166,13 @@ def test_check_mode_writes_nothing(http, cache):
 
 
 def test_concurrent_ensures_fetch_once(http, cache):
-    src = _fetch.HttpSource(http.url)
+    src = _sources.HttpSource(http.url)
     dest = cache.entry_path(http.url, "images/vmlinuz")
     results, errors = [], []
 
     def worker():
         try:
-            results.append(cache.ensure(_fetch.HttpSource(http.url), "images/vmlinuz", dest, expected=("sha256", SHA)))
+            results.append(cache.ensure(_sources.HttpSource(http.url), "images/vmlinuz", dest, expected=("sha256", SHA)))
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
@@ -198,7 +198,7 @@ def test_ftp_source(tree, cache):
     pytest.importorskip("pyftpdlib")
     srv = uvtest.FTPServerThread(tree)
     try:
-        src = _fetch.FtpSource(srv.url, timeout=10)
+        src = _sources.FtpSource(srv.url, timeout=10)
         assert src.read("meta.txt") == b"small metadata\n"
         assert src.read("missing.txt") is None
         got = cache.ensure(src, "images/vmlinuz", cache.entry_path(srv.url, "images/vmlinuz"), expected=("sha256", SHA))
@@ -210,15 +210,15 @@ def test_ftp_source(tree, cache):
 
 
 def test_local_folder_and_iso(tree, cache, tmp_path):
-    src = _fetch.open_source(tree)
-    assert isinstance(src, _fetch.LocalSource) and src.read("meta.txt") == b"small metadata\n"
+    src = _sources.open_source(tree)
+    assert isinstance(src, _sources.LocalSource) and src.read("meta.txt") == b"small metadata\n"
     got = cache.ensure(src, "images/vmlinuz", cache.entry_path(tree, "images/vmlinuz"), expected=("sha256", SHA))
     assert got["sha256"] == SHA
     iso = str(tmp_path / "tree.iso")
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", "UV TEST", "-o", iso, tree],
                    check=True, capture_output=True)
-    src = _fetch.open_source(iso)
-    assert isinstance(src, _fetch.IsoSource) and src.volume_id == "UV TEST"
+    src = _sources.open_source(iso)
+    assert isinstance(src, _sources.IsoSource) and src.volume_id == "UV TEST"
     assert src.read("meta.txt") == b"small metadata\n" and src.read("nope") is None
     got = cache.ensure(src, "images/vmlinuz", cache.entry_path(iso, "images/vmlinuz"), expected=("sha256", SHA))
     assert got["downloaded_bytes"] == len(PAYLOAD)
@@ -227,7 +227,7 @@ def test_local_folder_and_iso(tree, cache, tmp_path):
 
 def test_a_file_that_is_not_an_iso_is_refused(tree):
     with pytest.raises(InvalidInput, match="is not an ISO 9660 image"):
-        _fetch.open_source(os.path.join(tree, "meta.txt"))
+        _sources.open_source(os.path.join(tree, "meta.txt"))
 
 
 @pytest.mark.parametrize("location,message", [
@@ -237,13 +237,13 @@ def test_a_file_that_is_not_an_iso_is_refused(tree):
 ])
 def test_bad_locations(location, message):
     with pytest.raises(InvalidInput, match=message):
-        _fetch.open_source(location)
+        _sources.open_source(location)
 
 
 def test_importing_fetch_leaves_the_url_and_iso_libraries_for_later():
     """Start-up: local trees never load ansible's urls (and its cryptography), nor HTTP trees pycdlib."""
     code = ("import sys\n"
-            "from ansible_collections.unattended.virt.plugins.module_utils import _fetch\n"
+            "from ansible_collections.unattended.virt.plugins.module_utils import _cache, _sources\n"
             "print(sorted(m for m in ('ansible.module_utils.urls', 'pycdlib') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], env=uvtest.module_env(), capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -256,9 +256,9 @@ def test_requests_share_one_tls_context(http, cache, monkeypatch):
     made = []
     real = urls.make_context
     monkeypatch.setattr(urls, "make_context", lambda **kw: made.append(kw) or real(**kw))
-    monkeypatch.setattr(_fetch, "_TLS", {})
-    src = _fetch.HttpSource(http.url)
+    monkeypatch.setattr(_sources, "_TLS", {})
+    src = _sources.HttpSource(http.url)
     assert src.read("meta.txt") == b"small metadata\n" and src.exists("images/vmlinuz")
     assert cache.ensure(src, "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"))["sha256"] == SHA
-    assert _fetch.HttpSource(http.url, validate_certs=False).read("meta.txt") == b"small metadata\n"
+    assert _sources.HttpSource(http.url, validate_certs=False).read("meta.txt") == b"small metadata\n"
     assert made == [{"validate_certs": True}, {"validate_certs": False}]

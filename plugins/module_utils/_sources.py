@@ -1,15 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: unattended.virt contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading installation trees (HTTP(S), FTP, NFS, local folders, ISO images) and the
-per-host cache of verified files.
+"""Reading installation trees: HTTP(S), FTP, NFS, local folders and ISO images.
 
 Every source offers ``read(relpath)`` (small metadata, None when absent),
 ``exists(relpath)``, ``url(relpath)``, ``validators(relpath)`` (cheap facts that change
 with the file, for files without a published checksum) and ``open(relpath)`` (a stream
-with ``read_into(buffer)``, ``size`` and ``validators``).  ``Cache.ensure`` streams a
-file into a temp file beside its cache entry, hashes it on the way, verifies it, then
-moves it into place under a per-entry lock.
+with ``read_into(buffer)``, ``size`` and ``validators``).  The verified cache the files
+go into is ``_cache``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,18 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import fcntl
-import hashlib
-import json
 import os
 import posixpath
-import queue
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
-import threading
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
 
@@ -39,8 +30,6 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
     pass
 
 CHUNK = 1 << 20
-PIPELINE = 4
-WRITE = 256 << 10  # largest write(): 1 MiB writes into a new file cost 1.5-3x the CPU of 256 KiB ones here (bench/fetch.py)
 SMALL_LIMIT = 8 << 20  # metadata files (.treeinfo, content, MANIFEST, SHA256SUMS) are small
 NOT_FOUND_HTTP = (403, 404, 410)
 NFS_CAT = "nfs-cat"
@@ -75,7 +64,7 @@ def _open_url(url, **opts):
     return urls.Request().open(opts.pop("method", "GET"), url, validate_certs=validate, context=_TLS[validate], **opts)
 
 
-def _reason(err):
+def error_reason(err):
     if isinstance(err, FetchFailure):
         return err.msg
     if isinstance(err, HTTPError):
@@ -168,13 +157,13 @@ class HttpSource(Source):
         except HTTPError as err:
             if err.code in NOT_FOUND_HTTP:
                 return None
-            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         try:
             data = resp.read(SMALL_LIMIT + 1)
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         finally:
             resp.close()
         if len(data) > SMALL_LIMIT:
@@ -193,9 +182,9 @@ class HttpSource(Source):
                 return None
             if err.code in (405, 501):  # no HEAD here: nothing to compare, trust the local sha256
                 return {}
-            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (url, _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         resp.close()
         return _http_validators(resp)
 
@@ -204,7 +193,7 @@ class HttpSource(Source):
         try:
             resp = self._open(url)
         except Exception as err:
-            raise FetchFailure("cannot download %s: %s" % (url, _reason(err)))
+            raise FetchFailure("cannot download %s: %s" % (url, error_reason(err)))
         length = resp.headers.get("Content-Length")
         return _Stream(resp, size=int(length) if length and length.isdigit() else None,
                        validators=_http_validators(resp), url=url)
@@ -248,9 +237,9 @@ class FtpSource(Source):
         except URLError as err:
             if re.search(r"\b55[0-9]\b", str(err.reason)):
                 return None
-            raise FetchFailure("cannot read %s: %s" % (self._shown(url), _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (self._shown(url), error_reason(err)))
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (self._shown(url), _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (self._shown(url), error_reason(err)))
 
     def read(self, relpath):
         resp = self._open(relpath)
@@ -266,7 +255,7 @@ class FtpSource(Source):
                 if total <= SMALL_LIMIT:
                     chunks.append(chunk)
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (self._shown(self.url(relpath)), _reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (self._shown(self.url(relpath)), error_reason(err)))
         finally:
             resp.close()
         if total > SMALL_LIMIT:
@@ -535,296 +524,3 @@ def split_url(url):
     if not name:
         raise InvalidInput("%s names a folder, not a file" % url)
     return base + "/", unquote(name)
-
-
-# --------------------------------------------------------------------------- cache
-def file_digest(path, algos=("sha256",)):
-    hashes = dict((a, hashlib.new(a)) for a in algos)
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buf)
-            if not count:
-                break
-            for h in hashes.values():
-                h.update(view[:count])
-    return dict((a, h.hexdigest()) for a, h in hashes.items())
-
-
-def _slug(text):
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return slug[-48:].lstrip("-.") or "tree"
-
-
-class Cache(object):
-    """``root``/<tree>/<file>: the tree folder is named after the location (slug plus a
-    hash of the whole location), the file after its path in the tree, so two trees never
-    share an entry.  Each entry has a JSON sidecar (``<file>.meta.json``) recording what
-    was verified; locks live in ``root``/.locks."""
-
-    def __init__(self, root, mover=None):
-        if not os.path.isabs(root):
-            raise InvalidInput("cache_dir %s must be an absolute path" % root)
-        self.root = root
-        self.mover = mover or os.rename
-
-    def tree_dir(self, location):
-        key = hashlib.sha256(location.rstrip("/").encode("utf-8")).hexdigest()[:12]
-        name = re.sub(r"^[A-Za-z]+://", "", location.rstrip("/"))
-        return os.path.join(self.root, "%s-%s" % (_slug(name), key))
-
-    def entry_path(self, location, file_id):
-        """Where the file ``file_id`` (a relative path in the tree, or a URL) is cached."""
-        if is_url(file_id) or file_id.startswith("/"):
-            key = hashlib.sha256(file_id.encode("utf-8")).hexdigest()[:12]
-            rel = os.path.join("_other", "%s-%s" % (key, _slug(posixpath.basename(file_id.rstrip("/")))))
-        else:
-            rel = file_id
-        return os.path.join(self.tree_dir(location), rel)
-
-    def read_json(self, path):
-        try:
-            with open(path) as handle:
-                return json.load(handle)
-        except (IOError, OSError, ValueError):
-            return None
-
-    def write_json(self, path, data):
-        folder = os.path.dirname(path)
-        _makedirs(folder)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, sort_keys=True)
-            os.chmod(tmp, 0o644)
-            self.mover(tmp, path)
-        except Exception:
-            _unlink(tmp)
-            raise
-
-    def lock(self, path):
-        folder = os.path.join(self.root, ".locks")
-        _makedirs(folder)
-        name = hashlib.sha256(path.encode("utf-8")).hexdigest()[:24] + ".lock"
-        return _Lock(os.path.join(folder, name))
-
-    def ensure(self, source, relpath, dest, expected=None, expected_by="none", check_mode=False,
-               force=False, label="file"):
-        """Make ``dest`` a verified copy of ``relpath`` of ``source``.  ``expected`` is
-        (algo, hex) or None.  Returns a dict: path, sha256, verified_by, changed,
-        downloaded_bytes, url."""
-        url = source.url(relpath)
-        result = {"path": dest, "url": url, "changed": False, "downloaded_bytes": 0}
-        hit = None if force else self._cached(source, relpath, dest, expected)
-        if hit is not None:
-            result.update(sha256=hit["sha256"], verified_by=expected_by if expected else "none")
-            return result
-        result["changed"] = True
-        if check_mode:
-            result.update(sha256=expected[1] if expected and expected[0] == "sha256" else None,
-                          verified_by=expected_by if expected else "none")
-            return result
-        with self.lock(dest):
-            # Someone else may have fetched it while we waited for the lock.
-            hit = None if force else self._cached(source, relpath, dest, expected, remote=False)
-            if hit is not None:
-                result.update(sha256=hit["sha256"], verified_by=expected_by if expected else "none")
-                return result
-            got = self._download(source, relpath, dest, expected, label)
-        result.update(sha256=got["sha256"], verified_by=expected_by if expected else "none",
-                      downloaded_bytes=got["size"])
-        return result
-
-    def _cached(self, source, relpath, dest, expected, remote=True):
-        """The sidecar of a valid cache entry, or None (missing, corrupted or stale)."""
-        meta = self.read_json(dest + ".meta.json")
-        if not meta or not os.path.isfile(dest):
-            return None
-        algos = ["sha256"]
-        if expected and expected[0] != "sha256":
-            algos.append(expected[0])
-        try:
-            digest = file_digest(dest, algos)
-        except (IOError, OSError):
-            return None
-        if digest["sha256"] != meta.get("sha256"):
-            return None  # corrupted on disk
-        if expected:
-            return meta if digest[expected[0]] == expected[1] else None
-        if meta.get("url") != source.url(relpath):
-            return None
-        if remote:
-            current = source.validators(relpath)
-            recorded = meta.get("validators") or {}
-            if current is not None and recorded:
-                for key, value in current.items():
-                    if key in recorded and recorded[key] != value:
-                        return None
-        return meta
-
-    def _download(self, source, relpath, dest, expected, label):
-        folder = os.path.dirname(dest)
-        created = _makedirs(folder)
-        # We hold the entry's lock: a temp file of this entry is what a killed run left behind.
-        stale = re.compile(r"^\.part-[A-Za-z0-9_]{8}-%s$" % re.escape(os.path.basename(dest)))
-        for name in os.listdir(folder):
-            if stale.match(name):
-                _unlink(os.path.join(folder, name))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + os.path.basename(dest))
-        stream = None
-        try:
-            try:
-                stream = source.open(relpath)
-            except FetchFailure as err:
-                err.msg = "%s: %s" % (label, err.msg)
-                err.args = (err.msg,)
-                raise
-            hashes = {"sha256": hashlib.sha256()}
-            if expected and expected[0] != "sha256":
-                try:
-                    hashes[expected[0]] = hashlib.new(expected[0])
-                except ValueError:
-                    raise FetchFailure("cannot verify %s: unknown checksum type %s" % (label, expected[0]))
-            size = _copy(stream, fd, list(hashes.values()), label)
-            if getattr(stream, "check", None):
-                try:
-                    stream.check()
-                except FetchFailure as err:
-                    err.msg = "%s: %s" % (label, err.msg)
-                    err.args = (err.msg,)
-                    raise
-            if stream.size is not None and size != stream.size:
-                raise FetchFailure("download of %s from %s was cut short: got %d of %d bytes"
-                                   % (label, stream.url, size, stream.size))
-            os.close(fd)
-            fd = None
-            got = hashes["sha256"].hexdigest()
-            if expected:
-                actual = hashes[expected[0]].hexdigest()
-                if actual != expected[1]:
-                    raise FetchFailure("checksum mismatch for %s (%s): expected %s:%s, got %s:%s"
-                                       % (label, stream.url, expected[0], expected[1], expected[0], actual),
-                                       hint="The tree or the cache is damaged, or the checksum given is wrong")
-            os.chmod(tmp, 0o644)
-            _unlink(dest + ".meta.json")
-            self.mover(tmp, dest)
-            tmp = None
-            self.write_json(dest + ".meta.json", {
-                "sha256": got, "size": size, "url": stream.url, "validators": stream.validators,
-                "expected": "%s:%s" % expected if expected else None})
-            return {"sha256": got, "size": size}
-        except Exception:
-            if fd is not None:
-                os.close(fd)
-            if tmp is not None:
-                _unlink(tmp)
-            for path in created:
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    pass
-            raise
-        finally:
-            if stream is not None:
-                stream.close()
-
-
-def _copy(stream, fd, hashes, label):
-    """Stream to ``fd`` while hashing, in two threads: this one reads the network (or
-    disk) into a few rotating buffers, a helper writes and hashes them (both release the
-    GIL), so that reading, writing and hashing overlap.  Memory: PIPELINE * CHUNK."""
-    free = queue.Queue()
-    work = queue.Queue()
-    for dummy in range(PIPELINE):
-        free.put(bytearray(CHUNK))
-    failure = []
-
-    def sink():
-        while True:
-            item = work.get()
-            if item is None:
-                return
-            buf, count = item
-            if not failure:
-                try:
-                    part = memoryview(buf)[:count]
-                    _write_all(fd, part)
-                    for h in hashes:
-                        h.update(part)
-                except Exception as err:  # reported by the reading thread
-                    failure.append(err)
-            free.put(buf)
-
-    helper = threading.Thread(target=sink)
-    helper.daemon = True
-    helper.start()
-    size = 0
-    try:
-        while not failure:
-            buf = free.get()
-            try:
-                count = stream.read_into(buf)
-            except Exception as err:
-                raise FetchFailure("download of %s from %s failed after %d bytes: %s"
-                                   % (label, stream.url, size, _reason(err)))
-            if not count:
-                free.put(buf)
-                break
-            size += count
-            work.put((buf, count))
-    finally:
-        work.put(None)
-        helper.join()
-    if failure:
-        raise FetchFailure("cannot write %s to the cache: %s" % (label, _reason(failure[0])))
-    return size
-
-
-def _write_all(fd, data):
-    while len(data):
-        written = os.write(fd, data[:WRITE])
-        data = data[written:]
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _makedirs(folder):
-    """Create ``folder`` and its parents; return those created, deepest first."""
-    created = []
-    path = folder
-    while path and not os.path.isdir(path):
-        created.append(path)
-        path = os.path.dirname(path)
-    for path in reversed(created):
-        try:
-            os.mkdir(path, 0o755)
-        except OSError as err:
-            if err.errno != errno.EEXIST:
-                raise
-    return created
-
-
-class _Lock(object):
-    def __init__(self, path):
-        self.path = path
-        self.fd = None
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        return False
-
-
-def remove_tree(path):
-    shutil.rmtree(path, ignore_errors=True)
