@@ -4,7 +4,7 @@ A 150 MB initrd of random bytes (odd size, so padding is needed) and a kickstart
 alternate between:
   cat     - `sh -c 'cat initrd extra.cpio > out'` (extra.cpio: the archive written once,
             beforehand, so cat only copies);
-  library - _cpio.write_file: a temporary file beside dest (the base copied by the kernel,
+  library - _initrd.write_file: a temporary file beside dest (the base copied by the kernel,
             as the module does by default), then rename: the module's own
             work without the Python start-up;
   module  - the initrd_inject module as Ansible runs it (a new Python process, JSON args),
@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 import uvtest  # noqa: E402
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio  # noqa: E402
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd  # noqa: E402
 
 KICKSTART = "network --bootproto=dhcp --hostname=bench.example.test\nrootpw --lock\nautopart\npoweroff\n" * 20
 
@@ -73,7 +73,7 @@ def main():
         subprocess.run(["sh", "-c", 'cat "$0" "$1" > "$2"', base, extra, outs["cat"]], check=True)
 
     def run_library():
-        _cpio.write_file(base, _cpio.Archive(_cpio.make_entries(files)), outs["library"])
+        _initrd.write_file(base, _cpio.Archive(_cpio.make_entries(files)), outs["library"])
 
     def run_module(expect_changed):
         result = uvtest.run_module("initrd_inject", dict(src=base, dest=outs["module"], files=files), tmpdir=work)
@@ -86,7 +86,7 @@ def main():
         assert result.get("changed") is True, result
 
     def run_hash():
-        _cpio.digest(base, _cpio.Archive([]))
+        _initrd.digest(base, _cpio.Archive([]))
 
     times = {"cat": [], "hash": [], "library": [], "module": [], "rerun": [], "startup": []}
     try:

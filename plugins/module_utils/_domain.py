@@ -14,6 +14,8 @@ __metaclass__ = type
 import time
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
+from ansible_collections.unattended.virt.plugins.module_utils._capabilities import (
+    default_hypervisor, domain_caps_lookup, parse_capabilities, resolve_platform)
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils import _storage
@@ -25,115 +27,6 @@ from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
 
 ACTIVE_STATES = ("running", "blocked", "paused", "shutdown", "pmsuspended")
 CONSOLE_TAIL_LINES = 30
-
-
-# --------------------------------------------------------------------------- capabilities
-def _etree():
-    return _domain_xml.etree
-
-
-def parse_capabilities(caps_xml):
-    """The guests a host offers: a list of dicts with os_type, arch, emulator, loader,
-    machines ({name: canonical}) and domain types, plus the host arch."""
-    etree = _etree()
-    root = etree.fromstring(caps_xml.encode("utf-8"))
-    guests = []
-    for guest in root.findall("guest"):
-        arch = guest.find("arch")
-        if arch is None:
-            continue
-        machines = {}
-        for machine in arch.findall("machine"):
-            machines[machine.text] = machine.get("canonical") or machine.text
-        domains = {}
-        for domain in arch.findall("domain"):
-            domains[domain.get("type")] = dict(emulator=domain.findtext("emulator"),
-                                               machines=dict((m.text, m.get("canonical") or m.text)
-                                                             for m in domain.findall("machine")))
-        guests.append(dict(os_type=guest.findtext("os_type"), arch=arch.get("name"),
-                           emulator=arch.findtext("emulator"), loader=arch.findtext("loader"),
-                           machines=machines, domains=domains))
-    return dict(host_arch=root.findtext("host/cpu/arch"), guests=guests)
-
-
-def resolve_platform(caps, hypervisor, virt_type, arch=None, machine=None, loader=None,
-                     emulator=None, domain_caps=None, where="this host"):
-    """The platform (see ``_domain_xml``) for a ``hypervisor``/``virt_type`` guest from the
-    parsed capabilities ``caps``; explicit ``arch``/``machine``/``loader``/``emulator``
-    win.  ``domain_caps(emulator, arch, machine, virttype)`` returns domain capabilities
-    XML or None; it gives the canonical KVM/QEMU machine.  InvalidInput when the host
-    cannot run such a guest and the overrides do not say enough to define one anyway."""
-    if virt_type == "pv" and hypervisor != "xen":
-        raise InvalidInput("virt_type pv is a Xen guest type; with hypervisor %s use hvm" % hypervisor)
-    os_type = "xen" if virt_type == "pv" else "hvm"
-    candidates = [g for g in caps["guests"] if g["os_type"] == os_type and hypervisor in g["domains"]
-                  and (arch is None or g["arch"] == arch)]
-    candidates.sort(key=lambda g: g["arch"] != caps.get("host_arch"))
-    platform = dict(hypervisor=hypervisor, virt_type=virt_type, arch=arch, machine=machine,
-                    loader=loader, emulator=emulator)
-    kind = "%s %s" % (hypervisor, virt_type.upper())
-    if candidates:
-        guest = candidates[0]
-        per_domain = guest["domains"].get(hypervisor) or {}
-        platform["arch"] = arch or guest["arch"]
-        platform["emulator"] = emulator or per_domain.get("emulator") or guest["emulator"]
-        if hypervisor == "xen":
-            if virt_type == "hvm":
-                platform["loader"] = loader or guest["loader"]
-            platform["machine"] = machine or ("xenfv" if virt_type == "hvm" else "xenpv")
-        else:
-            machines = dict(guest["machines"])
-            machines.update(per_domain.get("machines") or {})
-            platform["machine"] = machines.get(machine, machine) if machine else None
-            text = domain_caps(platform["emulator"], platform["arch"], machine, hypervisor) if domain_caps else None
-            if text:
-                found = _etree().fromstring(text.encode("utf-8")).findtext("machine")
-                platform["machine"] = found or platform["machine"]
-            if not platform["machine"]:
-                platform["machine"] = machines.get("pc") or next(iter(sorted(machines)), None)
-    else:
-        offered = sorted(set("%s %s/%s" % (d, g["os_type"], g["arch"]) for g in caps["guests"] for d in g["domains"]))
-        needed = {("xen", "hvm"): ("loader",), ("xen", "pv"): ("machine",)}.get(
-            (hypervisor, virt_type), ("emulator", "machine"))
-        missing = [key for key in needed if not platform.get(key)]
-        if missing:
-            raise InvalidInput(
-                "%s cannot run %s guests: its capabilities offer %s"
-                % (where, kind, ", ".join(offered) or "no guests"),
-                hint="Use a connection to a %s host, or set %s to define the guest anyway"
-                     % (hypervisor, " and ".join(missing)))
-        platform["arch"] = arch or caps.get("host_arch") or "x86_64"
-        if hypervisor == "xen" and not machine:
-            platform["machine"] = "xenfv" if virt_type == "hvm" else "xenpv"
-    if hypervisor == "xen" and virt_type == "hvm" and not platform.get("loader"):
-        raise InvalidInput("%s lists no hvmloader for Xen HVM guests" % where,
-                           hint="Set loader to the hvmloader path (often /usr/lib/xen/boot/hvmloader)")
-    return platform
-
-
-def default_hypervisor(conn, caps):
-    """xen on a Xen host; kvm on a QEMU host that can run KVM guests, else qemu."""
-    driver = conn.getType().lower()
-    if driver in ("xen", "libxl"):
-        return "xen"
-    if driver == "qemu":
-        arch = caps.get("host_arch")
-        try:
-            conn.getDomainCapabilities(None, arch, None, "kvm", 0)
-        except libvirt.libvirtError:
-            return "qemu"
-        return "kvm"
-    raise InvalidInput("cannot tell which hypervisor to use on a %s connection" % conn.getType(),
-                       hint="Set hypervisor to xen, kvm or qemu")
-
-
-def _domain_caps_fn(conn):
-    def lookup(emulator, arch, machine, virttype):
-        try:
-            return conn.getDomainCapabilities(emulator, arch, machine, virttype, 0)
-        except libvirt.libvirtError:
-            return None
-    return lookup
 
 
 # --------------------------------------------------------------------------- lookups
@@ -163,7 +56,7 @@ def _volume_format(conn, pool, volume):
     except libvirt.libvirtError as err:
         raise InvalidInput("disk volume %s in pool %s: %s" % (volume, pool, err.get_error_message()),
                            hint="Create it first (unattended.virt.volume)")
-    found = _etree().fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
+    found = _domain_xml.etree.fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
     return found.get("type") if found is not None and found.get("type") in _domain_xml.DISK_FORMATS else "raw"
 
 
@@ -337,7 +230,7 @@ def ensure(conn, params, check_mode, uri="this host"):
             raise InvalidInput("hypervisor %s is not one of xen, kvm, qemu" % hypervisor)
         platform = resolve_platform(caps, hypervisor, cmd_virt, params.get("arch"), params.get("machine"),
                                     params.get("loader"), params.get("emulator"),
-                                    domain_caps=_domain_caps_fn(conn), where=uri)
+                                    domain_caps=domain_caps_lookup(conn), where=uri)
         if before is not None and not (params.get("hypervisor") or virt_type_given):
             # Only what was asked for changes on an existing domain.
             platform = dict((k, v if params.get(k) else None) for k, v in platform.items())
@@ -463,4 +356,4 @@ def argument_spec():
     return spec
 
 
-__all__ = ["argument_spec", "ensure", "wait_for", "resolve_platform", "parse_capabilities", "UnattendedVirtError"]
+__all__ = ["argument_spec", "ensure", "wait_for", "UnattendedVirtError"]

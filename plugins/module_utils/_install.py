@@ -27,7 +27,7 @@ import time
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
@@ -222,7 +222,7 @@ def _start_guest(conn, guest, now, check_mode):
             _storage.ensure_volume(conn, _volume_request(guest, "absent"))
         archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
         _remove_files(per_guest_files(guest["initrd"])[1:])
-        _cpio.write_file(guest["base_initrd"], archive, guest["initrd"])
+        _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
         _ensure(conn, _install_phase(guest, metadata), False)
         _storage.ensure_volume(conn, _volume_request(guest))
         _ensure(conn, {"name": name, "state": "running"}, False)

@@ -144,7 +144,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, fail_from
 
 
@@ -187,10 +187,10 @@ def run(module):
     checksum = params["checksum"]
     sha = None
     if checksum:
-        sha = _cpio.matches(src, archive, dest)
+        sha = _initrd.matches(src, archive, dest)
         unchanged = sha is not None
     else:
-        unchanged = _cpio.same_content(src, archive, dest)
+        unchanged = _initrd.same_content(src, archive, dest)
     if unchanged:
         changed = False
         size = before_size
@@ -198,11 +198,11 @@ def run(module):
         changed = True
         if module.check_mode:
             if checksum:
-                size, sha = _cpio.digest(src, archive)
+                size, sha = _initrd.digest(src, archive)
             else:
-                size = _cpio.expected_size(os.stat(src).st_size, archive)
+                size = _initrd.expected_size(os.stat(src).st_size, archive)
         else:
-            size, sha = _cpio.write_file(src, archive, dest, checksum)
+            size, sha = _initrd.write_file(src, archive, dest, checksum)
     if existed or not module.check_mode:
         changed = module.set_mode_if_different(dest, params["mode"], changed)
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 
 
@@ -155,21 +155,21 @@ def test_initrd_layout_pads_base_to_four_bytes(tmp_path, base_size):
     archive = archive_of([{"path": "/ks.cfg", "content": "abc"}])
     out = tmp_path / "out"
     with open(out, "wb") as handle:
-        size, sha = _cpio.write(str(base), archive, handle)
+        size, sha = _initrd.write(str(base), archive, handle)
     data = out.read_bytes()
     at = base_size + (-base_size % 4)
     assert data[:base_size] == base.read_bytes()
     assert data[base_size:at] == b"\0" * (at - base_size)
     assert data[at:at + 6] == b"070701"
     assert parse_newc(data[at:])[0][0] == "ks.cfg"
-    assert size == len(data) == _cpio.expected_size(base_size, archive)
+    assert size == len(data) == _initrd.expected_size(base_size, archive)
     assert sha == hashlib.sha256(data).hexdigest()
-    assert _cpio.digest(str(base), archive) == (size, sha)
+    assert _initrd.digest(str(base), archive) == (size, sha)
     fast = tmp_path / "fast"
     with open(fast, "wb") as handle:
-        assert _cpio.write(str(base), archive, handle, checksum=False) == (size, None)
+        assert _initrd.write(str(base), archive, handle, checksum=False) == (size, None)
     assert fast.read_bytes() == data
-    assert _cpio.same_content(str(base), archive, str(fast))
+    assert _initrd.same_content(str(base), archive, str(fast))
 
 
 def test_gzip_base_then_archive_is_read_by_cpio_after_the_gzip_member(tmp_path):
@@ -179,7 +179,7 @@ def test_gzip_base_then_archive_is_read_by_cpio_after_the_gzip_member(tmp_path):
     base.write_bytes(gzip.compress(first) + b"\0" * 3)   # odd length, like real initrds
     out = tmp_path / "out"
     with open(out, "wb") as handle:
-        _cpio.write(str(base), archive_of([{"path": "/preseed.cfg", "content": "d-i x string y\n"}]), handle)
+        _initrd.write(str(base), archive_of([{"path": "/preseed.cfg", "content": "d-i x string y\n"}]), handle)
     data = out.read_bytes()
     appended = data[len(base.read_bytes()):].lstrip(b"\0")
     assert (len(data) - len(appended)) % 4 == 0
@@ -191,19 +191,19 @@ def test_matches_only_the_exact_expected_bytes(tmp_path):
     base.write_bytes(os.urandom(2 * _cpio.CHUNK + 3))
     archive = archive_of([{"path": "/ks.cfg", "content": "one"}])
     dest = tmp_path / "dest"
-    assert _cpio.matches(str(base), archive, str(dest)) is None           # missing
+    assert _initrd.matches(str(base), archive, str(dest)) is None           # missing
     with open(dest, "wb") as handle:
-        _size, sha = _cpio.write(str(base), archive, handle)
-    assert _cpio.matches(str(base), archive, str(dest)) == sha
+        _size, sha = _initrd.write(str(base), archive, handle)
+    assert _initrd.matches(str(base), archive, str(dest)) == sha
     other = archive_of([{"path": "/ks.cfg", "content": "two"}])           # same size, new text
-    assert _cpio.matches(str(base), other, str(dest)) is None
-    assert _cpio.matches(str(base), archive_of([{"path": "/ks.cfg", "content": "one", "mode": "0644"}]),
-                         str(dest)) is None
+    assert _initrd.matches(str(base), other, str(dest)) is None
+    assert _initrd.matches(str(base), archive_of([{"path": "/ks.cfg", "content": "one", "mode": "0644"}]),
+                           str(dest)) is None
     data = bytearray(dest.read_bytes())
     data[_cpio.CHUNK + 7] ^= 0xFF                                          # a flipped byte in the base part
     dest.write_bytes(bytes(data))
-    assert _cpio.matches(str(base), archive, str(dest)) is None
-    assert _cpio.matches(str(base), archive, str(tmp_path)) is None       # a directory
+    assert _initrd.matches(str(base), archive, str(dest)) is None
+    assert _initrd.matches(str(base), archive, str(tmp_path)) is None       # a directory
 
 
 def test_source_that_changes_size_while_read_fails(tmp_path):

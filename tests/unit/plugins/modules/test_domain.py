@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 import uvtest
-from ansible_collections.unattended.virt.plugins.module_utils import _domain
+from ansible_collections.unattended.virt.plugins.module_utils import _capabilities, _domain
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs)
 
@@ -263,30 +263,30 @@ KVM_CAPS = """<capabilities>
 
 
 def test_xen_platform_from_capabilities():
-    caps = _domain.parse_capabilities(XEN_CAPS)
-    hvm = _domain.resolve_platform(caps, "xen", "hvm")
+    caps = _capabilities.parse_capabilities(XEN_CAPS)
+    hvm = _capabilities.resolve_platform(caps, "xen", "hvm")
     assert hvm == dict(hypervisor="xen", virt_type="hvm", arch="x86_64", machine="xenfv",
                        loader="/opt/xen/boot/hvmloader", emulator="/opt/xen/bin/qemu-system-i386")
-    assert _domain.resolve_platform(caps, "xen", "hvm", loader="/custom/hvmloader")["loader"] == "/custom/hvmloader"
-    pv = _domain.resolve_platform(caps, "xen", "pv")
+    assert _capabilities.resolve_platform(caps, "xen", "hvm", loader="/custom/hvmloader")["loader"] == "/custom/hvmloader"
+    pv = _capabilities.resolve_platform(caps, "xen", "pv")
     assert (pv["machine"], pv["loader"]) == ("xenpv", None)
     with pytest.raises(InvalidInput, match="cannot run kvm HVM guests: its capabilities offer xen hvm/x86_64"):
-        _domain.resolve_platform(caps, "kvm", "hvm", where="xen:///system")
+        _capabilities.resolve_platform(caps, "kvm", "hvm", where="xen:///system")
 
 
 def test_kvm_machine_is_canonical():
-    caps = _domain.parse_capabilities(KVM_CAPS)
-    plain = _domain.resolve_platform(caps, "qemu", "hvm")
+    caps = _capabilities.parse_capabilities(KVM_CAPS)
+    plain = _capabilities.resolve_platform(caps, "qemu", "hvm")
     assert (plain["arch"], plain["machine"], plain["emulator"]) == \
         ("x86_64", "pc-i440fx-7.2", "/usr/bin/qemu-system-x86_64")
-    assert _domain.resolve_platform(caps, "kvm", "hvm", machine="q35")["machine"] == "pc-q35-7.2"
+    assert _capabilities.resolve_platform(caps, "kvm", "hvm", machine="q35")["machine"] == "pc-q35-7.2"
     asked = []
 
     def domain_caps(emulator, arch, machine, virttype):
         asked.append((emulator, arch, machine, virttype))
         return "<domainCapabilities><machine>pc-q35-9.9</machine></domainCapabilities>"
-    assert _domain.resolve_platform(caps, "kvm", "hvm", machine="q35", domain_caps=domain_caps)["machine"] == "pc-q35-9.9"
+    assert _capabilities.resolve_platform(caps, "kvm", "hvm", machine="q35", domain_caps=domain_caps)["machine"] == "pc-q35-9.9"
     assert asked == [("/usr/bin/qemu-system-x86_64", "x86_64", "q35", "kvm")]
-    assert _domain.resolve_platform(caps, "qemu", "hvm", arch="i686")["emulator"] == "/usr/bin/qemu-system-i386"
+    assert _capabilities.resolve_platform(caps, "qemu", "hvm", arch="i686")["emulator"] == "/usr/bin/qemu-system-i386"
     with pytest.raises(InvalidInput, match="cannot run kvm HVM"):
-        _domain.resolve_platform(caps, "kvm", "hvm", arch="i686")
+        _capabilities.resolve_platform(caps, "kvm", "hvm", arch="i686")
