@@ -16,6 +16,7 @@ import time
 from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
 from ansible_collections.unattended.virt.plugins.module_utils._capabilities import (
     default_hypervisor, domain_caps_lookup, parse_capabilities, resolve_platform)
+from ansible_collections.unattended.virt.plugins.module_utils import _domain_spec
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils import _storage
@@ -57,7 +58,7 @@ def _volume_format(conn, pool, volume):
         raise InvalidInput("disk volume %s in pool %s: %s" % (volume, pool, err.get_error_message()),
                            hint="Create it first (unattended.virt.volume)")
     found = _domain_xml.etree.fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
-    return found.get("type") if found is not None and found.get("type") in _domain_xml.DISK_FORMATS else "raw"
+    return found.get("type") if found is not None and found.get("type") in _domain_spec.DISK_FORMATS else "raw"
 
 
 def _fill_disk_formats(conn, spec):
@@ -211,7 +212,7 @@ def ensure(conn, params, check_mode, uri="this host"):
             raise InvalidInput("the <name> in xml (%s) is not name (%s)" % (desired_raw.findtext("name"), name))
         spec = None
     else:
-        spec = _domain_xml.check_spec(spec_params)
+        spec = _domain_spec.check_spec(spec_params)
         _fill_disk_formats(conn, spec)
 
     platform = {}
@@ -226,7 +227,7 @@ def ensure(conn, params, check_mode, uri="this host"):
             hypervisor = params.get("hypervisor") or _domain_xml.kind_of(before)[0]
         else:
             hypervisor = params.get("hypervisor") or default_hypervisor(conn, caps)
-        if hypervisor not in _domain_xml.HYPERVISORS:
+        if hypervisor not in _domain_spec.HYPERVISORS:
             raise InvalidInput("hypervisor %s is not one of xen, kvm, qemu" % hypervisor)
         platform = resolve_platform(caps, hypervisor, cmd_virt, params.get("arch"), params.get("machine"),
                                     params.get("loader"), params.get("emulator"),
@@ -339,9 +340,9 @@ def argument_spec():
         )),
         console_log=dict(type="path"),
         usb=dict(type="bool"),
-        on_reboot=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
-        on_poweroff=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
-        on_crash=dict(type="str", choices=list(_domain_xml.LIFECYCLE_ACTIONS)),
+        on_reboot=dict(type="str", choices=list(_domain_spec.LIFECYCLE_ACTIONS)),
+        on_poweroff=dict(type="str", choices=list(_domain_spec.LIFECYCLE_ACTIONS)),
+        on_crash=dict(type="str", choices=list(_domain_spec.LIFECYCLE_ACTIONS)),
         metadata=dict(type="dict"),
         xml=dict(type="str"),
         adopt=dict(type="bool", default=False),

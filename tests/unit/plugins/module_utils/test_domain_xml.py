@@ -8,6 +8,7 @@ import libvirt
 import pytest
 from lxml import etree
 
+from ansible_collections.unattended.virt.plugins.module_utils import _domain_spec
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml as dx
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
@@ -39,7 +40,7 @@ def params(**extra):
 
 
 def spec_of(virt_type="hvm", **extra):
-    return dx.check_spec(dict(params(**extra), virt_type=virt_type))
+    return _domain_spec.check_spec(dict(params(**extra), virt_type=virt_type))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def _check_expected(root, expected):
 
 
 def test_xen_hvm_direct_kernel_boot_matches_libxl_reference(conn):
-    spec = dx.check_spec(dict(
+    spec = _domain_spec.check_spec(dict(
         name="XenGuest2", memory=579, vcpus=1, virt_type="hvm",
         boot=dict(kernel="/tmp/vmlinuz", initrd="/tmp/initrd", cmdline="ignore_loglvl"),
         disks=[dict(path="/dev/HostVG/XenGuest2", bus="ide"), dict(path="/root/boot.iso", device="cdrom")],
@@ -154,7 +155,7 @@ def test_xen_hvm_direct_kernel_boot_matches_libxl_reference(conn):
 
 
 def test_xen_pv_kernel_boot_matches_libxl_reference(conn):
-    spec = dx.check_spec(dict(
+    spec = _domain_spec.check_spec(dict(
         name="XenGuest2", memory=579, vcpus=1, virt_type="pv",
         boot=dict(kernel="/tmp/vmlinuz", initrd="/tmp/initrd", cmdline="root=/dev/xvda1 console=hvc0"),
         disks=[dict(path="/var/lib/xen/images/XenGuest2.img")], interfaces=[dict(bridge="xenbr1")],
@@ -209,7 +210,7 @@ def existing_test_domain(conn):
 def test_merge_keeps_what_the_spec_does_not_mention(conn):
     before = existing_test_domain(conn)
     before.insert(2, etree.fromstring("<description>set by hand</description>"))
-    spec = dx.check_spec(dict(name="test", memory=1024, disks=[dict(path="/guest/diskimage1")],
+    spec = _domain_spec.check_spec(dict(name="test", memory=1024, disks=[dict(path="/guest/diskimage1")],
                               interfaces=[dict(network="default")]))
     after = dx.merge(before, spec, {})
     assert after.findtext("uuid") == before.findtext("uuid")
@@ -224,12 +225,12 @@ def test_merge_keeps_what_the_spec_does_not_mention(conn):
 
 def test_merge_of_unchanged_spec_is_not_a_change(conn):
     before = existing_test_domain(conn)
-    spec = dx.check_spec(dict(name="test", memory=8192, vcpus=2))
+    spec = _domain_spec.check_spec(dict(name="test", memory=8192, vcpus=2))
     once = dx.merge(before, spec, {})
     assert dx.differs(before, once)  # it gains ACPI, and currentMemory follows memory
     assert once.findtext("currentMemory") == "8388608"
     assert not dx.differs(once, dx.merge(once, spec, {}))
-    assert dx.differs(once, dx.merge(once, dx.check_spec(dict(name="test", vcpus=3)), {}))
+    assert dx.differs(once, dx.merge(once, _domain_spec.check_spec(dict(name="test", vcpus=3)), {}))
 
 
 def test_switch_from_kernel_boot_to_disk_boot(conn):
@@ -369,7 +370,7 @@ def test_raw_xml_refused(text, message):
 # --------------------------------------------------------------------------- hostile input
 def test_xml_special_characters_are_escaped(conn):
     name = "a<b>&'\"c"
-    spec = dx.check_spec(dict(params(name=name, boot=dict(kernel="/boot/<k>&v", cmdline="ks=\"a&b\" x<y"),
+    spec = _domain_spec.check_spec(dict(params(name=name, boot=dict(kernel="/boot/<k>&v", cmdline="ks=\"a&b\" x<y"),
                                      console_log="/var/log/a&b<c>.log"), virt_type="hvm"))
     root = dx.merge(None, spec, KVM)
     text = dx.tostring(root)
@@ -408,12 +409,12 @@ def test_xml_special_characters_are_escaped(conn):
 ])
 def test_bad_input_refused_with_a_clear_message(change, message):
     with pytest.raises(InvalidInput, match=message):
-        dx.check_spec(dict(params(**change), virt_type="hvm"))
+        _domain_spec.check_spec(dict(params(**change), virt_type="hvm"))
 
 
 def test_pv_command_line_limit_and_boot_devices():
     with pytest.raises(InvalidInput, match="PV guest kernel keeps at most 1023"):
-        dx.check_spec(dict(params(boot=dict(kernel="/k", cmdline="x" * 1024)), virt_type="pv"))
+        _domain_spec.check_spec(dict(params(boot=dict(kernel="/k", cmdline="x" * 1024)), virt_type="pv"))
     with pytest.raises(InvalidInput, match="Xen PV guest boots a kernel or its disk"):
         dx.merge(None, spec_of("pv", boot=dict(devices=["cdrom"])), XEN_PV)
 
