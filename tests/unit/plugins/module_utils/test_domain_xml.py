@@ -211,7 +211,7 @@ def test_merge_keeps_what_the_spec_does_not_mention(conn):
     before = existing_test_domain(conn)
     before.insert(2, etree.fromstring("<description>set by hand</description>"))
     spec = _domain_spec.check_spec(dict(name="test", memory=1024, disks=[dict(path="/guest/diskimage1")],
-                              interfaces=[dict(network="default")]))
+                                        interfaces=[dict(network="default")]))
     after = dx.merge(before, spec, {})
     assert after.findtext("uuid") == before.findtext("uuid")
     assert after.findtext("description") == "set by hand"
@@ -371,7 +371,7 @@ def test_raw_xml_refused(text, message):
 def test_xml_special_characters_are_escaped(conn):
     name = "a<b>&'\"c"
     spec = _domain_spec.check_spec(dict(params(name=name, boot=dict(kernel="/boot/<k>&v", cmdline="ks=\"a&b\" x<y"),
-                                     console_log="/var/log/a&b<c>.log"), virt_type="hvm"))
+                                                console_log="/var/log/a&b<c>.log"), virt_type="hvm"))
     root = dx.merge(None, spec, KVM)
     text = dx.tostring(root)
     assert "&lt;b&gt;&amp;" in text
