@@ -371,7 +371,7 @@ def test_raw_xml_refused(text, message):
 def test_xml_special_characters_are_escaped(conn):
     name = "a<b>&'\"c"
     spec = _domain_spec.check_spec(dict(params(name=name, boot=dict(kernel="/boot/<k>&v", cmdline="ks=\"a&b\" x<y"),
-                                                console_log="/var/log/a&b<c>.log"), virt_type="hvm"))
+                                               console_log="/var/log/a&b<c>.log"), virt_type="hvm"))
     root = dx.merge(None, spec, KVM)
     text = dx.tostring(root)
     assert "&lt;b&gt;&amp;" in text
