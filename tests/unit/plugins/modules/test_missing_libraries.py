@@ -19,6 +19,8 @@ NEEDS_LIBVIRT_AND_LXML = {
     "domain_info": {},
     "volume": {"name": "uvtest-nolib.img", "pool": "default", "state": "absent"},
     "install_batch": {"step": "wait", "work_dir": "/nonexistent", "guests": []},
+    "pool": {"name": "uvtest-nolib"},
+    "network": {"name": "uvtest-nolib"},
 }
 
 
