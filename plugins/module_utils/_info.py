@@ -11,12 +11,7 @@ __metaclass__ = type
 
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, domain_state_name, pool_state_name
-
-try:
-    import libvirt
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    libvirt = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, domain_state_name, libvirt, pool_state_name
 
 try:
     from lxml import etree
