@@ -58,7 +58,7 @@ def test_a_guest_whose_media_failed_fails_alone():
                                   "reason": "install media from http://bad/: HTTP 404"}]
 
 
-@pytest.mark.parametrize("virt_type, console", [("hvm", "console=ttyS0,115200n8"), ("pv", "console=hvc0")])
+@pytest.mark.parametrize("virt_type, console", [("hvm", "console=ttyS0,115200n8 no_timer_check"), ("pv", "console=hvc0")])
 def test_the_installer_command_line(virt_type, console):
     batch = batch_of({"name": "g", "location": "http://m/f/", "virt_type": virt_type, "extra_args": "quiet"})
     answering = guest_install_answers(batch, media_for(batch, FEDORA))["answering"]
