@@ -27,6 +27,16 @@ DEBIAN_NETBOOT = "/usr/lib/debian-installer/images/12/amd64/text/debian-installe
 RECORD_MAGIC = b"UNATTENDED-VIRT-STANDIN-RECORD 1\n"
 
 
+def role_defaults(role="guest_install"):
+    """A role's defaults/main.yml, each ``<role>_<key>`` under its ``<key>``: what the role hands
+    its plan filter (vars/main.yml), so the filter tests use the defaults users get."""
+    import yaml
+    with open(os.path.join(REPO, "roles", role, "defaults", "main.yml")) as handle:
+        values = yaml.safe_load(handle)
+    prefix = role + "_"
+    return dict((key[len(prefix):], value) for key, value in values.items() if key.startswith(prefix))
+
+
 def unique_prefix():
     """A prefix for every domain, volume and file one test session creates."""
     return "uvtest-%s-" % uuid.uuid4().hex[:8]

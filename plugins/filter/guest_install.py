@@ -23,18 +23,22 @@ _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
 _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 
 
-def _pick(guest, defaults, key, fallback=None):
+# The role defaults the plan takes (guest_install_<key> in defaults/main.yml, the one place
+# they are written; vars/main.yml hands them over as __guest_install_defaults).
+DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
+                "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir")
+
+
+def _pick(guest, defaults, key):
     value = guest.get(key)
-    if value is None:
-        value = defaults.get(key)
-    return fallback if value is None else value
+    return defaults[key] if value is None else value
 
 
 def _hypervisor(guest, defaults):
-    chosen = _pick(guest, defaults, "hypervisor", "auto")
+    chosen = _pick(guest, defaults, "hypervisor")
     if chosen != "auto":
         return chosen
-    uri = defaults.get("uri") or ""
+    uri = defaults["uri"] or ""
     if uri.split(":", 1)[0].split("+", 1)[0] in ("xen", "libxl") or \
             str(defaults.get("host_hypervisor") or "").lower() == "xen":
         return "xen"
@@ -58,48 +62,48 @@ def normalize(guest, defaults):
     name = str(guest["name"])
     if not _NAME.match(name):
         raise AnsibleFilterError("guest name %r: use letters, digits, '.', '_', '+', '-' (at most 63)" % name)
-    state = _pick(guest, defaults, "state", "running")
+    state = _pick(guest, defaults, "state")
     if state not in STATES:
         raise AnsibleFilterError("guest %s: state must be one of %s, got %r" % (name, ", ".join(STATES), state))
     if state != "absent" and not guest.get("location"):
         raise AnsibleFilterError("guest %s: location (a tree URL or ISO) is required unless state is absent" % name)
     disk_in = guest.get("disk") or {}
-    disk_format = disk_in.get("format") or defaults.get("disk_format") or "qcow2"
-    size = str(disk_in.get("size") or defaults.get("disk_size") or "20G")
+    disk_format = disk_in.get("format") or defaults["disk_format"]
+    size = str(disk_in.get("size") or defaults["disk_size"])
     try:  # the volume module's own parser: a size it would refuse is refused here, before anything runs
         parse_size(size, "disk size")
     except InvalidInput as err:
         raise AnsibleFilterError("guest %s: %s" % (name, err.full_message()))
     disk = {
         "name": disk_in.get("name") or name + _DISK_SUFFIX.get(disk_format, ".img"),
-        "pool": disk_in.get("pool") or defaults.get("pool") or "default",
-        "pool_path": disk_in.get("pool_path") or defaults.get("pool_path") or None,
+        "pool": disk_in.get("pool") or defaults["pool"],
+        "pool_path": disk_in.get("pool_path") or defaults["pool_path"] or None,
         "size": size,
         "format": disk_format,
         "reuse": bool(disk_in.get("reuse", False)),
     }
-    work = (defaults.get("work_dir") or "/var/lib/unattended-virt").rstrip("/")
-    kickstart = dict(defaults.get("kickstart") or {})
+    work = defaults["work_dir"].rstrip("/")
+    kickstart = dict(defaults["kickstart"] or {})
     kickstart.update(guest.get("kickstart") or {})
-    timeout = int(_pick(guest, defaults, "timeout", 3600))
+    timeout = int(_pick(guest, defaults, "timeout"))
     return {
         "name": name,
         "state": state,
         "location": guest.get("location"),
-        "memory": int(_pick(guest, defaults, "memory", 2048)),
-        "vcpus": int(_pick(guest, defaults, "vcpus", 2)),
-        "arch": _pick(guest, defaults, "arch", "x86_64"),
+        "memory": int(_pick(guest, defaults, "memory")),
+        "vcpus": int(_pick(guest, defaults, "vcpus")),
+        "arch": _pick(guest, defaults, "arch"),
         "hypervisor": _hypervisor(guest, defaults),
-        "virt_type": _pick(guest, defaults, "virt_type", "hvm"),
+        "virt_type": _pick(guest, defaults, "virt_type"),
         "disk": disk,
         "remove_disk": bool(guest.get("remove_disk", False)),
-        "interfaces": _pick(guest, defaults, "interfaces", [{"network": "default"}]),
-        "extra_args": _extra_args(defaults.get("extra_args")) + _extra_args(guest.get("extra_args")),
+        "interfaces": _pick(guest, defaults, "interfaces"),
+        "extra_args": _extra_args(defaults["extra_args"]) + _extra_args(guest.get("extra_args")),
         "os_family": guest.get("os_family"),
         "os_version": guest.get("os_version"),
         "kickstart": kickstart,
         "media": dict(guest.get("media") or {}),
-        "confirm_token": bool(_pick(guest, defaults, "confirm_token", True)),
+        "confirm_token": bool(_pick(guest, defaults, "confirm_token")),
         "timeout": timeout,
         "initrd": "%s/%s-initrd.img" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
@@ -107,7 +111,7 @@ def normalize(guest, defaults):
     }
 
 
-def guest_install_plan(guests, domains, defaults=None):
+def guest_install_plan(guests, domains, defaults):
     """What each guest needs, from the guests asked for and domain_info's ``domains``.
 
     Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
@@ -116,7 +120,9 @@ def guest_install_plan(guests, domains, defaults=None):
     ``remove``, ``ok`` (names already as asked), ``failed`` ({name, reason}: guests this
     run refuses to touch) and ``errors`` (what is wrong with guests as given; the role stops
     the host on any, before it changes anything)."""
-    defaults = defaults or {}
+    missing = [key for key in DEFAULT_KEYS if key not in (defaults or {})]
+    if missing:
+        raise AnsibleFilterError("guest_install_plan needs the role's defaults; missing: %s" % ", ".join(missing))
     current = dict((d.get("name"), d) for d in (domains or []))
     plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "errors": []}
     seen = set()

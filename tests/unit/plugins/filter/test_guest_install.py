@@ -3,11 +3,12 @@ domain_info found on the host."""
 import pytest
 from ansible.errors import AnsibleFilterError
 
+import uvtest
 from ansible_collections.unattended.virt.plugins.filter.guest_install import (
     guest_install_failures, guest_install_result, guest_install_plan, guest_install_summary, normalize)
 
-DEFAULTS = {"uri": "qemu:///system", "work_dir": "/srv/uv", "memory": 512, "disk_size": "8G",
-            "kickstart": {"lang": "de_DE.UTF-8", "packages": ["@core"]}}
+DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", memory=512, disk_size="8G",
+                kickstart={"lang": "de_DE.UTF-8", "packages": ["@core"]})
 URL = "http://mirror/fedora/"
 
 
@@ -89,7 +90,7 @@ def test_defaults_and_per_guest_values():
                        "extra_args": "a=1 b", "kickstart": {"packages": ["vim"]}},
                       dict(DEFAULTS, extra_args=["panic=-1"]))
     assert guest["memory"] == 512 and guest["vcpus"] == 4
-    assert guest["disk"] == {"name": "web1.img", "pool": "default", "pool_path": None, "size": "8G",
+    assert guest["disk"] == {"name": "web1.img", "pool": "default", "pool_path": "/var/lib/libvirt/images", "size": "8G",
                              "format": "raw", "reuse": False}
     assert guest["extra_args"] == ["panic=-1", "a=1", "b"]
     assert guest["kickstart"] == {"lang": "de_DE.UTF-8", "packages": ["vim"]}
@@ -107,7 +108,12 @@ def test_defaults_and_per_guest_values():
     ({"uri": "xen:///system", "hypervisor": "qemu"}, "qemu"),
 ])
 def test_hypervisor_choice(defaults, expected):
-    assert normalize({"name": "g", "location": URL}, defaults)["hypervisor"] == expected
+    assert normalize({"name": "g", "location": URL}, dict(DEFAULTS, **defaults))["hypervisor"] == expected
+
+
+def test_the_plan_takes_the_role_defaults_whole():
+    with pytest.raises(AnsibleFilterError, match="missing: .*pool"):
+        guest_install_plan([{"name": "g", "location": URL}], [], dict((k, v) for k, v in DEFAULTS.items() if k != "pool"))
 
 
 @pytest.mark.parametrize("guest, message", [

@@ -5,14 +5,15 @@ import re
 
 import pytest
 
+import uvtest
+
 from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_plan
 from ansible_collections.unattended.virt.plugins.filter.guest_install_steps import (
     guest_install_answers, guest_install_collect, guest_install_converged, guest_install_finished,
     guest_install_finishes, guest_install_leftovers, guest_install_started, guest_install_starts,
 )
 
-DEFAULTS = {"uri": "qemu:///system", "work_dir": "/srv/uv", "extra_args": ["panic=-1"],
-            "kickstart": {"lang": "de_DE.UTF-8"}}
+DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", extra_args=["panic=-1"], kickstart={"lang": "de_DE.UTF-8"})
 FEDORA = {"kernel": "/c/f/vmlinuz", "initrd": "/c/f/initrd.img", "install_args": ["inst.repo=http://m/f/"],
           "tree": {"family": "Fedora", "version": "40"}}
 DEBIAN = {"kernel": "/c/d/linux", "initrd": "/c/d/initrd.gz", "install_args": [],
