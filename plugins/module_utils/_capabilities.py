@@ -9,12 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import libvirt
-
-try:
-    from lxml import etree
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    etree = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import etree, libvirt
 
 
 def parse_capabilities(caps_xml):

@@ -24,7 +24,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._console import co
 from ansible_collections.unattended.virt.plugins.module_utils._errors import (
     InvalidInput, LibvirtFailure, NotOurs, UnattendedVirtError)
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
-    call, connection_argument_spec, domain_state_name, libvirt)
+    call, connection_argument_spec, domain_state_name, etree, libvirt)
 
 ACTIVE_STATES = ("running", "blocked", "paused", "shutdown", "pmsuspended")
 CONSOLE_TAIL_LINES = 30
@@ -57,7 +57,7 @@ def _volume_format(conn, pool, volume):
     except libvirt.libvirtError as err:
         raise InvalidInput("disk volume %s in pool %s: %s" % (volume, pool, err.get_error_message()),
                            hint="Create it first (unattended.virt.volume)")
-    found = _domain_xml.etree.fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
+    found = etree.fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
     return found.get("type") if found is not None and found.get("type") in _domain_spec.DISK_FORMATS else "raw"
 
 
@@ -154,153 +154,161 @@ def _undefine(dom):
         _call("undefine", dom.name(), dom.undefine)
 
 
-def _disk_sources(root):
-    """(pool, volume, path) of every disk (not cdrom) of a parsed domain."""
-    found = []
-    for disk in root.iterfind("devices/disk"):
-        source = disk.find("source")
-        if disk.get("device", "disk") != "disk" or source is None:
-            continue
-        if source.get("pool") and source.get("volume"):
-            found.append((source.get("pool"), source.get("volume"), None))
-        elif source.get("file") or source.get("dev"):
-            found.append((None, None, source.get("file") or source.get("dev")))
-    return found
-
-
 def _refuse_not_ours(name, action):
     raise NotOurs("domain %s was not created by unattended.virt (it has no metadata of ours), so it "
                   "will not be %s" % (name, action),
                   hint="Set adopt: true to manage it anyway")
 
 
-def ensure(conn, params, check_mode, uri="this host"):
-    """Bring the domain named in ``params`` to the desired state; the module's result."""
-    name = _cmdline.check_name(params["name"])  # before any libvirt call sees it
-    state = params.get("state") or "present"
-    result = dict(changed=False, name=name, uuid=None, state=None, xml=None, metadata=None,
-                  restart_pending=False)
+def ensure(conn, request, check_mode, uri="this host"):
+    """Bring the domain of ``request`` (a DomainRequest) to the desired state; the module's result.
+    The steps: read what is there, remove it (state absent), or build the desired definition,
+    define it when it differs, set the run state, wait, and report."""
+    name = _cmdline.check_name(request.name)  # before any libvirt call sees it
+    state = request.get("state") or "present"
     dom = lookup(conn, name)
     before = _domain_xml.parse(inactive_xml(dom, secure=True)) if dom is not None else None
     ours = before is not None and _metadata.find(before) is not None
-    diff = dict(before=_domain_xml.pretty(before), after="")
-
     if state == "absent":
-        if dom is None:
-            result["diff"] = diff
-            return result
-        if not ours and not params.get("adopt"):
-            _refuse_not_ours(name, "removed")
-        # Checked before anything changes: a disk that may not be deleted stops the removal.
-        doomed = _storage.disks_to_delete(conn, name, _disk_sources(before)) if params.get("remove_storage") else []
-        result.update(changed=True, removed_storage=[label for label, _vol in doomed])
-        if not check_mode:
-            if dom.isActive():
-                _call("stop", name, dom.destroy)
-            _undefine(dom)
-            result["removed_storage"] = _storage.delete_volumes(doomed)
-        result["diff"] = diff
-        return result
+        return _remove(conn, dom, before, ours, request, check_mode)
 
-    # The desired tree.
-    virt_type_given = params.get("virt_type")
-    cmd_virt = virt_type_given or (_domain_xml.kind_of(before)[1] if before is not None else "hvm")
-    spec_params = dict(params, virt_type=cmd_virt)
-    if params.get("xml"):
-        desired_raw = _domain_xml.parse(params["xml"])
-        if desired_raw.findtext("name") != name:
-            raise InvalidInput("the <name> in xml (%s) is not name (%s)" % (desired_raw.findtext("name"), name))
-        spec = None
-    else:
-        spec = _domain_spec.check_spec(spec_params)
-        _fill_disk_formats(conn, spec)
-
-    platform = {}
-    need_platform = before is None or any(params.get(k) for k in ("arch", "machine", "loader", "emulator"))
-    if before is not None:
-        old_hv, old_vt = _domain_xml.kind_of(before)
-        if (params.get("hypervisor") and params["hypervisor"] != old_hv) or (virt_type_given and virt_type_given != old_vt):
-            need_platform = True
-    if need_platform and spec is not None:
-        caps = parse_capabilities(conn.getCapabilities())
-        if before is not None:
-            hypervisor = params.get("hypervisor") or _domain_xml.kind_of(before)[0]
-        else:
-            hypervisor = params.get("hypervisor") or default_hypervisor(conn, caps)
-        if hypervisor not in _domain_spec.HYPERVISORS:
-            raise InvalidInput("hypervisor %s is not one of xen, kvm, qemu" % hypervisor)
-        platform = resolve_platform(caps, hypervisor, cmd_virt, params.get("arch"), params.get("machine"),
-                                    params.get("loader"), params.get("emulator"),
-                                    domain_caps=domain_caps_lookup(conn), where=uri)
-        if before is not None and not (params.get("hypervisor") or virt_type_given):
-            # Only what was asked for changes on an existing domain.
-            platform = dict((k, v if params.get(k) else None) for k, v in platform.items())
-    if spec is not None:
-        after = _domain_xml.merge(before, spec, platform)
-    else:
-        explicit = dict((k, params.get(k)) for k in ("arch", "machine", "loader", "emulator") if params.get(k))
-        after = _domain_xml.merge_raw(before, desired_raw, explicit)
-        if params.get("metadata") is not None:
-            _domain_xml.set_metadata(after, params["metadata"])
+    after = _desired_definition(conn, before, request, uri)
     changed_def = _domain_xml.differs(before, after)
-    if changed_def and before is not None and not ours and not params.get("adopt"):
+    if changed_def and before is not None and not ours and not request.get("adopt"):
         _refuse_not_ours(name, "redefined")
-    diff["after"] = _domain_xml.pretty(after)
-    result["changed"] = changed_def
     if changed_def and not check_mode:
         dom = _define(conn, _domain_xml.tostring(after), name)
+    changed_power = _set_run_state(dom, state, request, check_mode)
+    wait = request.get("wait")
+    if wait and wait.get("state") and not check_mode and dom is not None:
+        wait_for(dom, wait["state"], wait.get("timeout") or 600, console_log=request.get("console_log"))
 
-    # The run state.
+    result = dict(changed=changed_def or changed_power, name=name,
+                  diff=dict(before=_domain_xml.pretty(before), after=_domain_xml.pretty(after)))
+    if dom is not None and not check_mode:
+        result.update(_report_now(dom))
+    else:
+        result.update(_report_would_be(dom, after, state, wait, changed_def))
+    return result
+
+
+def _remove(conn, dom, before, ours, request, check_mode):
+    """state=absent: stop and undefine the domain, and delete its disks when asked (the one
+    deletion rule of ``_storage``, checked before anything changes)."""
+    name = request.name
+    result = dict(changed=False, name=name, uuid=None, state=None, xml=None, metadata=None, restart_pending=False,
+                  diff=dict(before=_domain_xml.pretty(before), after=""))
+    if dom is None:
+        return result
+    if not ours and not request.get("adopt"):
+        _refuse_not_ours(name, "removed")
+    doomed = _storage.disks_to_delete(conn, name, _storage.disk_sources(before)) if request.get("remove_storage") else []
+    result.update(changed=True, removed_storage=[label for label, dummy in doomed])
+    if not check_mode:
+        if dom.isActive():
+            _call("stop", name, dom.destroy)
+        _undefine(dom)
+        result["removed_storage"] = _storage.delete_volumes(doomed)
+    return result
+
+
+def _desired_definition(conn, before, request, uri):
+    """The parsed ``<domain>`` the module is asked for: the options (or the given xml) merged
+    into the current definition, with the platform resolved where one is needed."""
+    name = request.name
+    virt_type = request.get("virt_type") or (_domain_xml.kind_of(before)[1] if before is not None else "hvm")
+    if request.get("xml"):
+        desired_raw = _domain_xml.parse(request.xml)
+        if desired_raw.findtext("name") != name:
+            raise InvalidInput("the <name> in xml (%s) is not name (%s)" % (desired_raw.findtext("name"), name))
+        explicit = dict((k, request.get(k)) for k in PLATFORM_OPTIONS if request.get(k))
+        after = _domain_xml.merge_raw(before, desired_raw, explicit)
+        if request.get("metadata") is not None:
+            _domain_xml.set_metadata(after, request.metadata)
+        return after
+    spec = _domain_spec.check_spec(dict(request.options(), virt_type=virt_type))
+    _fill_disk_formats(conn, spec)
+    return _domain_xml.merge(before, spec, _platform(conn, before, request, virt_type, uri))
+
+
+PLATFORM_OPTIONS = ("arch", "machine", "loader", "emulator")
+
+
+def _platform(conn, before, request, virt_type, uri):
+    """The platform (arch, machine, loader, emulator, hypervisor) the host offers for a new
+    domain, or for a change of hypervisor, virt type or platform option; {} when none is asked."""
+    given_virt_type = request.get("virt_type")
+    changes_kind = before is not None and (
+        (request.get("hypervisor") and request.hypervisor != _domain_xml.kind_of(before)[0])
+        or (given_virt_type and given_virt_type != _domain_xml.kind_of(before)[1]))
+    if not (before is None or changes_kind or any(request.get(k) for k in PLATFORM_OPTIONS)):
+        return {}
+    caps = parse_capabilities(conn.getCapabilities())
+    if before is not None:
+        hypervisor = request.get("hypervisor") or _domain_xml.kind_of(before)[0]
+    else:
+        hypervisor = request.get("hypervisor") or default_hypervisor(conn, caps)
+    if hypervisor not in _domain_spec.HYPERVISORS:
+        raise InvalidInput("hypervisor %s is not one of xen, kvm, qemu" % hypervisor)
+    platform = resolve_platform(caps, hypervisor, virt_type, request.get("arch"), request.get("machine"),
+                                request.get("loader"), request.get("emulator"),
+                                domain_caps=domain_caps_lookup(conn), where=uri)
+    if before is not None and not (request.get("hypervisor") or given_virt_type):
+        # Only what was asked for changes on an existing domain.
+        platform = dict((k, v if request.get(k) else None) for k, v in platform.items())
+    return platform
+
+
+def _set_run_state(dom, state, request, check_mode):
+    """Start (or resume) for state=running, shut down for state=shutoff; whether it changes."""
+    name = request.name
     current = state_name(dom) if dom is not None else "shutoff"
     if state == "running" and current != "running":
-        result["changed"] = True
         if not check_mode:
             if current == "paused":
                 _call("resume", name, dom.resume)
             else:
                 _call("start", name, dom.create)
-    elif state == "shutoff" and current in ACTIVE_STATES:
-        result["changed"] = True
+        return True
+    if state == "shutoff" and current in ACTIVE_STATES:
         if not check_mode:
-            if params.get("force_off") or current == "paused":
-                _call("stop", name, dom.destroy)
-            else:
-                _call("shut down", name, dom.shutdown)
-                timeout = (params.get("wait") or {}).get("timeout") or 300
-                try:
-                    wait_for(dom, "shutoff", timeout, console_log=params.get("console_log"))
-                except LibvirtFailure as err:
-                    raise LibvirtFailure(err.msg, hint="The guest ignored the ACPI power button; "
-                                         "set force_off: true to pull the plug", **err.details)
-    wait = params.get("wait")
-    if wait and wait.get("state") and not check_mode and dom is not None:
-        wait_for(dom, wait["state"], wait.get("timeout") or 600, console_log=params.get("console_log"))
+            _shut_off(dom, current, request)
+        return True
+    return False
 
-    # What is there now.
-    if dom is not None and not check_mode:
-        final = _domain_xml.parse(inactive_xml(dom))
-        result["xml"] = _domain_xml.tostring(final)
-        result["uuid"] = dom.UUIDString()
-        result["state"] = state_name(dom)
-        result["metadata"] = _metadata.parse(final)
-        result["restart_pending"] = restart_pending(dom)
-    else:  # check mode: what it would be
-        result["xml"] = _domain_xml.tostring(after)
-        result["uuid"] = after.findtext("uuid")
-        result["metadata"] = _metadata.parse(after)
-        if dom is not None:
-            result["state"] = state_name(dom)
-            result["restart_pending"] = dom.isActive() and (changed_def or restart_pending(dom))
-        if state == "running":
-            result["state"] = "running"
-        elif state == "shutoff":
-            result["state"] = "shutoff"
-        elif result["state"] is None:
-            result["state"] = "shutoff"
-        if wait and wait.get("state"):
-            result["state"] = wait["state"]
-    result["diff"] = diff
-    return result
+
+def _shut_off(dom, current, request):
+    name = request.name
+    if request.get("force_off") or current == "paused":
+        _call("stop", name, dom.destroy)
+        return
+    _call("shut down", name, dom.shutdown)
+    try:
+        wait_for(dom, "shutoff", (request.get("wait") or {}).get("timeout") or 300, console_log=request.get("console_log"))
+    except LibvirtFailure as err:
+        raise LibvirtFailure(err.msg, hint="The guest ignored the ACPI power button; "
+                             "set force_off: true to pull the plug", **err.details)
+
+
+def _report_now(dom):
+    """What the domain is now (after a real run)."""
+    final = _domain_xml.parse(inactive_xml(dom))
+    return dict(xml=_domain_xml.tostring(final), uuid=dom.UUIDString(), state=state_name(dom),
+                metadata=_metadata.parse(final), restart_pending=restart_pending(dom))
+
+
+def _report_would_be(dom, after, state, wait, changed_def):
+    """What the domain would be (check mode): the desired definition, and the state asked for."""
+    current = state_name(dom) if dom is not None else None
+    if wait and wait.get("state"):
+        would = wait["state"]
+    elif state in ("running", "shutoff"):
+        would = state
+    else:
+        would = current or "shutoff"
+    return dict(xml=_domain_xml.tostring(after), uuid=after.findtext("uuid"), state=would,
+                metadata=_metadata.parse(after),
+                restart_pending=bool(dom is not None and dom.isActive() and (changed_def or restart_pending(dom))))
 
 
 # --------------------------------------------------------------------------- options
@@ -357,4 +365,42 @@ def argument_spec():
     return spec
 
 
-__all__ = ["argument_spec", "ensure", "wait_for", "UnattendedVirtError"]
+class DomainRequest(object):
+    """One call of ``ensure``: the domain module's options (``argument_spec``) as attributes,
+    each one not given at the module's default. The domain module makes one from its checked
+    parameters; install_batch makes them directly for each step of an install."""
+
+    def __init__(self, name, **options):
+        spec = argument_spec()
+        unknown = sorted(set(options) - set(spec))
+        if unknown:
+            raise TypeError("DomainRequest has no option %s" % ", ".join(unknown))
+        options["name"] = name
+        for key, option in spec.items():
+            setattr(self, key, _with_defaults(options.get(key), option))
+
+    def get(self, key, default=None):
+        value = getattr(self, key)
+        return default if value is None else value
+
+    def options(self):
+        return dict((key, getattr(self, key)) for key in argument_spec())
+
+
+def _with_defaults(value, option):
+    """``value`` of one option with the defaults of its sub-options filled in."""
+    if value is None:
+        return option.get("default")
+    suboptions = option.get("options")
+    if suboptions is None:
+        return value
+    if option["type"] == "list":
+        return [_with_defaults(item, dict(option, type="dict")) for item in value]
+    unknown = sorted(set(value) - set(suboptions))
+    if unknown:
+        raise InvalidInput("unknown key(s) %s in %r" % (", ".join(unknown), value),
+                           hint="Known keys: %s" % ", ".join(sorted(suboptions)))
+    return dict((key, _with_defaults(value.get(key), sub)) for key, sub in suboptions.items())
+
+
+__all__ = ["argument_spec", "DomainRequest", "ensure", "wait_for", "UnattendedVirtError"]

@@ -14,11 +14,7 @@ import string
 from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
-
-try:
-    from lxml import etree
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    etree = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import etree
 
 HYPERVISORS = ("xen", "kvm", "qemu")
 BOOT_DEVICES = ("hd", "cdrom", "network")

@@ -23,11 +23,7 @@ import copy
 
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
-
-try:
-    from lxml import etree
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    etree = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import etree
 
 _DEV_PREFIX = {"virtio": "vd", "ide": "hd", "sata": "sd", "scsi": "sd", "usb": "sd", "xen": "xvd"}
 

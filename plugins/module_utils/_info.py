@@ -11,12 +11,9 @@ __metaclass__ = type
 
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, domain_state_name, libvirt, pool_state_name
-
-try:
-    from lxml import etree
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    etree = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import (
+    call, domain_state_name, etree, libvirt, pool_state_name)
+from ansible_collections.unattended.virt.plugins.module_utils._storage import source_of
 
 try:
     import jmespath
@@ -73,18 +70,9 @@ def disk_facts(domain_root, volume_path=None):
     ``type='volume'`` disks (None leaves it null)."""
     disks = []
     for disk in domain_root.iterfind("devices/disk"):
-        source = disk.find("source")
-        path = pool = volume = None
-        if source is not None:
-            path = source.get("file") or source.get("dev") or source.get("dir")
-            if source.get("pool"):
-                pool, volume = source.get("pool"), source.get("volume")
-                path = volume_path(pool, volume) if volume_path else None
-            elif path is None and source.get("protocol"):
-                host = source.find("host")
-                path = "%s://%s/%s" % (source.get("protocol"),
-                                       host.get("name", "") if host is not None else "",
-                                       source.get("name", "").lstrip("/"))
+        pool, volume, path = source_of(disk.find("source"))
+        if pool is not None:
+            path = volume_path(pool, volume) if volume_path else None
         driver = disk.find("driver")
         target = disk.find("target")
         facts = dict(

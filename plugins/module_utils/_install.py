@@ -25,16 +25,13 @@ import os
 import re
 import time
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils import _storage
-from ansible_collections.unattended.virt.plugins.module_utils._errors import (
-    InvalidInput, UnattendedVirtError)
+from ansible_collections.unattended.virt.plugins.module_utils._errors import UnattendedVirtError
 
 TOKEN_PREFIX = "UNATTENDED-VIRT-INSTALLED "
 ENDED = ("shutoff", "crashed")
@@ -104,17 +101,8 @@ def per_guest_files(initrd):
     return [initrd] + glob.glob(os.path.join(glob.escape(folder), ".%s.*.tmp" % glob.escape(base)))
 
 
-def _ensure(conn, params, check_mode):
-    return _domain.ensure(conn, _domain_params(params), check_mode)
-
-
-def _domain_params(values):
-    """``values`` checked against the domain module's options, defaults filled in."""
-    given = dict((key, value) for key, value in values.items() if value is not None)  # None: the default
-    checked = ArgumentSpecValidator(_domain.argument_spec()).validate(given)
-    if checked.error_messages:
-        raise InvalidInput("guest %s: %s" % (values.get("name"), "; ".join(checked.error_messages)))
-    return checked.validated_parameters
+def _ensure(conn, name, check_mode=False, **options):
+    return _domain.ensure(conn, _domain.DomainRequest(name, **options), check_mode)
 
 
 def _volume_request(guest, state="present"):
@@ -129,18 +117,17 @@ def _install_metadata(guest, token, started, disk_created_by_us):
             "disk": "%s/%s" % (disk["pool"], disk["name"]), "disk_created_by_us": "yes" if disk_created_by_us else "no"}
 
 
-def _install_phase(guest, metadata):
-    return {
-        "name": guest["name"], "hypervisor": guest.get("hypervisor"),
-        "virt_type": guest["virt_type"], "arch": guest.get("arch"), "memory": guest["memory"],
-        "vcpus": guest["vcpus"],
-        "boot": {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
-        "disks": [{"pool": guest["disk"]["pool"], "volume": guest["disk"]["name"], "format": guest["disk"]["format"]}],
-        "interfaces": guest.get("interfaces") or [],
-        "console_log": guest["install_log"], "usb": False,  # an installer without graphics needs no USB
-        "on_reboot": "destroy", "on_poweroff": "destroy", "on_crash": "destroy",
-        "metadata": metadata, "state": "present",
-    }
+def _define_install_phase(conn, guest, metadata):
+    """Define ``guest`` to boot its installer: direct kernel boot, the domain stops when the
+    installer reboots or powers off, console logged to install_log."""
+    disk = guest["disk"]
+    _ensure(conn, guest["name"], hypervisor=guest.get("hypervisor"), virt_type=guest["virt_type"],
+            arch=guest.get("arch"), memory=guest["memory"], vcpus=guest["vcpus"],
+            boot={"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
+            disks=[{"pool": disk["pool"], "volume": disk["name"], "format": disk["format"]}],
+            interfaces=guest.get("interfaces") or [],
+            console_log=guest["install_log"], usb=False,  # an installer without graphics needs no USB
+            on_reboot="destroy", on_poweroff="destroy", on_crash="destroy", metadata=metadata)
 
 
 def _started(guest, result, token, started, metadata, **extra):
@@ -216,16 +203,16 @@ def _start_guest(conn, guest, now, check_mode):
 
     try:
         if reinstall and state not in ENDED:
-            _ensure(conn, {"name": name, "state": "shutoff", "force_off": True}, False)
+            _ensure(conn, name, state="shutoff", force_off=True)
         if reinstall and disk_created_by_us:
             # it belongs to this guest's domain, and this collection created it
             _storage.ensure_volume(conn, _volume_request(guest, "absent"))
         archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
         _remove_files(per_guest_files(guest["initrd"])[1:])
         _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
-        _ensure(conn, _install_phase(guest, metadata), False)
+        _define_install_phase(conn, guest, metadata)
         _storage.ensure_volume(conn, _volume_request(guest))
-        _ensure(conn, {"name": name, "state": "running"}, False)
+        _ensure(conn, name, state="running")
     except BaseException:
         _remove_files(per_guest_files(guest["initrd"]))
         raise
@@ -295,9 +282,9 @@ def finish_guest(conn, guest, check_mode=False):
         metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
                         install_seconds=str(seconds))
     try:
-        _ensure(conn, {"name": name, "boot": {"devices": ["hd"]}, "usb": True,
-                       "console_log": guest["console_log"], "on_reboot": "restart", "on_poweroff": "destroy",
-                       "on_crash": "destroy", "metadata": metadata, "state": guest["state"]}, check_mode)
+        _ensure(conn, name, check_mode, boot={"devices": ["hd"]}, usb=True, console_log=guest["console_log"],
+                on_reboot="restart", on_poweroff="destroy", on_crash="destroy", metadata=metadata,
+                state=guest["state"])
     except UnattendedVirtError as err:
         return _failed(name, err, seconds=seconds)
     return {"name": name, "result": "installed", "seconds": seconds, "reason": ""}

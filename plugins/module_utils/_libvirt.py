@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: unattended.virt contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The libvirt connection shared by every module that talks to libvirt."""
+"""The libvirt connection shared by every module that talks to libvirt, and the host libraries
+(libvirt-python, lxml) imported in this one place: the other rooms take ``libvirt`` and
+``etree`` from here, and ``require_libraries`` reports what is missing."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,6 +18,12 @@ try:
     import libvirt
 except ImportError:
     libvirt = None  # require_libraries() tells the user
+
+# Not used here: the other rooms import etree from this module.
+try:
+    from lxml import etree  # pylint: disable=unused-import
+except ImportError:
+    etree = None  # require_libraries() tells the user
 
 DEFAULT_URI = "qemu:///system"
 # virDomainState and virStoragePoolState, in order; a code libvirt adds later reads "unknown"

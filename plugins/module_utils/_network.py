@@ -12,12 +12,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, libvirt
-
-try:
-    from lxml import etree
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    etree = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, etree, libvirt
 
 FORWARD_MODES = ("nat", "isolated")
 

@@ -14,12 +14,7 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
-from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, libvirt
-
-try:
-    from lxml import etree
-except ImportError:  # the module reports it through _libvirt.require_libraries
-    etree = None
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import call, etree, libvirt
 
 GRAIN = 1024  # libvirt creates qcow2 images in whole KiB (qemu-img create ...K)
 MIN_CAPACITY = 1 << 20   # 1 MiB: anything smaller is a mistake ("20" instead of "20G")
@@ -166,13 +161,39 @@ def _unit_factor(unit):
     return 1 << (10 * _UNITS[unit])
 
 
+def source_of(source):
+    """What a disk's (or backing store's) ``<source>`` element points at: ``(pool, volume,
+    path)``, the path being a file, device or folder, or ``protocol://host/name`` for a network
+    disk. The one reader of disk sources: removal, the in-use check and domain_info use it."""
+    if source is None:
+        return None, None, None
+    if source.get("pool"):
+        return source.get("pool"), source.get("volume"), None
+    path = source.get("file") or source.get("dev") or source.get("dir")
+    if path is None and source.get("protocol"):
+        host = source.find("host")
+        path = "%s://%s/%s" % (source.get("protocol"), host.get("name", "") if host is not None else "",
+                               source.get("name", "").lstrip("/"))
+    return None, None, path
+
+
+def disk_sources(domain_root):
+    """``(pool, volume, path)`` of every disk (not cdrom) of a parsed ``<domain>`` that has a source."""
+    found = []
+    for disk in domain_root.iterfind("devices/disk"):
+        if disk.get("device", "disk") == "disk" and disk.find("source") is not None:
+            found.append(source_of(disk.find("source")))
+    return found
+
+
 def disk_references(domain_root, path, pool=None, volume=None):
     """Whether a parsed ``<domain>`` uses the volume at ``path`` (or ``pool``/``volume``)
     as a disk or as a disk's backing store."""
     for source in domain_root.iterfind("devices/disk//source"):
-        if path and path in (source.get("file"), source.get("dev")):
+        its_pool, its_volume, its_path = source_of(source)
+        if path and its_path == path:
             return True
-        if pool is not None and source.get("pool") == pool and source.get("volume") == volume:
+        if pool is not None and (its_pool, its_volume) == (pool, volume):
             return True
     return False
 

@@ -378,7 +378,8 @@ STRUCTURED = ("memory", "vcpus", "boot", "disks", "interfaces", "console_log", "
 def main():
     module = LibvirtModule(_domain.argument_spec(), mutually_exclusive=[("xml", key) for key in STRUCTURED])
     params = module.params
-    result = module.run(lambda conn: _domain.ensure(conn, params, module.check_mode, uri=params["uri"]),
+    request = _domain.DomainRequest(**params)
+    result = module.run(lambda conn: _domain.ensure(conn, request, module.check_mode, uri=params["uri"]),
                         name=params["name"])
     diff = result.pop("diff", None)
     if module._diff and diff is not None:

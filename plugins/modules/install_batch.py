@@ -341,34 +341,49 @@ def check_guests(step, guests):
             raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))
 
 
-def run(module, connection):
+def wait(module, connection):
+    """step=wait: one watch round over the guests; each installed, failed or still installing."""
     params = module.params
-    step, guests = params["step"], params["guests"]
-    if step == "wait":
-        outcomes, progress = _install.wait_round(connection.get(), guests, max(0, params["wait_seconds"]),
-                                                 poll=max(0.05, params["poll_interval"]),
-                                                 tail_lines=params["tail_lines"])
-        out = []
-        for guest in guests:
-            name = guest["name"]
-            if name in outcomes:
-                out.append(dict(outcomes[name], name=name))
-            else:
-                out.append(dict(progress[name], name=name, result="installing", reason=""))
-        return dict(changed=False, guests=out)
+    guests = params["guests"]
+    outcomes, progress = _install.wait_round(connection.get(), guests, max(0, params["wait_seconds"]),
+                                             poll=max(0.05, params["poll_interval"]), tail_lines=params["tail_lines"])
+    out = []
+    for guest in guests:
+        name = guest["name"]
+        if name in outcomes:
+            out.append(dict(outcomes[name], name=name))
+        else:
+            out.append(dict(progress[name], name=name, result="installing", reason=""))
+    return dict(changed=False, guests=out)
 
-    work_dir = params["work_dir"]
+
+def start(module, connection):
+    """step=start: each guest's installer started (or joined, or found installed)."""
+    out = _each_guest_under_lock(module, connection, lambda conn, guest: _install.start_guest(
+        conn, guest, time.time(), module.check_mode))
+    return dict(changed=any(item["result"] == "started" for item in out), guests=out)
+
+
+def finish(module, connection):
+    """step=finish: each guest's initrd removed, each installed guest defined to boot from disk."""
+    out = _each_guest_under_lock(module, connection, lambda conn, guest: _install.finish_guest(
+        conn, guest, module.check_mode))
+    return dict(changed=any(item["result"] in ("installed", "failed") for item in out), guests=out)  # initrds removed
+
+
+OPERATIONS = {"start": start, "wait": wait, "finish": finish}
+
+
+def _each_guest_under_lock(module, connection, operation):
+    """``operation(conn, guest)`` for every guest, under the host lock of work_dir."""
+    work_dir = module.params["work_dir"]
 
     def one(guest):
-        def attempt():
-            if step == "start":
-                return _install.start_guest(connection.get(), guest, time.time(), module.check_mode)
-            return _install.finish_guest(connection.get(), guest, module.check_mode)
-        result = attempt()
+        result = operation(connection.get(), guest)
         if result["result"] == "failed" and connection.lost():
             # libvirtd closed the connection in the middle of this guest (it was restarted):
-            # both steps are safe to run again, on a new connection
-            result = attempt()
+            # start and finish are safe to run again, on a new connection
+            result = operation(connection.get(), guest)
         return result
     if not os.path.isdir(work_dir) and not module.check_mode:
         # Others may pass through but not list it: QEMU runs as its own user on most hosts
@@ -376,12 +391,7 @@ def run(module, connection):
         os.makedirs(work_dir, 0o711)
     # check mode changes nothing, so it needs no lock (nor a work folder to put it in)
     with _install.host_lock(work_dir) if os.path.isdir(work_dir) else contextlib.nullcontext():
-        out = [one(g) for g in guests]
-    if step == "start":
-        changed = any(item["result"] == "started" for item in out)
-    else:
-        changed = any(item["result"] in ("installed", "failed") for item in out)  # initrds removed
-    return dict(changed=changed, guests=out)
+        return [one(guest) for guest in module.params["guests"]]
 
 
 def main():
@@ -393,7 +403,7 @@ def main():
     connection = Connection(params["uri"], readonly=waiting, patience=0 if waiting else RECONNECT_SECONDS)
     try:
         check_guests(params["step"], params["guests"])
-        result = run(module, connection)
+        result = OPERATIONS[params["step"]](module, connection)
     except Exception as err:  # pylint: disable=broad-except
         module.fail_from(err, changed=False)
     finally:

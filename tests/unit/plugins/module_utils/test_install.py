@@ -90,7 +90,7 @@ def guest(tmp_path, **extra):
 def define(conn, state="shutoff", **metadata):
     params = dict(XEN_HVM, name="g1", boot=dict(kernel="/boot/vmlinuz"), metadata=metadata or None,
                   state="running" if state == "running" else "present")
-    _domain.ensure(conn, params, False)
+    _domain.ensure(conn, _domain.DomainRequest(**params), False)
 
 
 def test_a_domain_we_did_not_create_is_left_alone(conn, tmp_path):
@@ -166,7 +166,7 @@ def test_finish_boots_from_disk_and_removes_the_initrds(conn, tmp_path):
     define(conn, phase="installing", token="tok", started="100", media="http://tree/")
     result = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 42}))
     assert result == {"name": "g1", "result": "installed", "seconds": 42, "reason": ""}
-    facts = _domain.ensure(conn, dict(name="g1"), True)
+    facts = _domain.ensure(conn, _domain.DomainRequest("g1"), True)
     assert facts["metadata"]["phase"] == "installed" and facts["metadata"]["install_seconds"] == "42"
     assert facts["metadata"]["finished"] == "142" and facts["metadata"]["media"] == "http://tree/"
     assert "<kernel>" not in facts["xml"] and '<boot dev="hd"/>' in facts["xml"]
@@ -174,7 +174,7 @@ def test_finish_boots_from_disk_and_removes_the_initrds(conn, tmp_path):
     # a second run finishing the same install (it joined it) keeps the first one's figures
     again = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 45}))
     assert again["result"] == "installed" and again["seconds"] == 42
-    assert _domain.ensure(conn, dict(name="g1"), True)["metadata"] == facts["metadata"]
+    assert _domain.ensure(conn, _domain.DomainRequest("g1"), True)["metadata"] == facts["metadata"]
     # a guest another install finished (another token) is left as it is
     other = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 45}, token="x"))
     assert other["result"] == "unchanged"
@@ -187,7 +187,7 @@ def test_finish_of_a_failed_or_superseded_install(conn, tmp_path):
     assert failed["result"] == "failed" and failed["console_tail"] == ["x"] and os.listdir(str(tmp_path)) == []
     superseded = _install.finish_guest(conn, finishing(tmp_path, {"result": "installed", "seconds": 1}, token="old"))
     assert superseded["result"] == "failed" and "another run" in superseded["reason"]
-    assert _domain.ensure(conn, dict(name="g1"), True)["metadata"]["phase"] == "installing"
+    assert _domain.ensure(conn, _domain.DomainRequest("g1"), True)["metadata"]["phase"] == "installing"
 
 
 @pytest.mark.parametrize("change, message", [

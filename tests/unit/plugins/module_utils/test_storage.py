@@ -120,6 +120,22 @@ def test_disk_references(xml, expected):
     assert _storage.disk_references(dom, "/p/v.qcow2", "pool1", "v.qcow2") is expected
 
 
+def test_disk_sources_read_every_kind_of_source():
+    dom = etree.fromstring(
+        "<domain><devices>"
+        "<disk type='volume'><source pool='default' volume='a.qcow2'/></disk>"
+        "<disk type='file'><source file='/srv/b.img'/></disk>"
+        "<disk type='block'><source dev='/dev/vg/c'/></disk>"
+        "<disk type='dir'><source dir='/srv/d'/></disk>"
+        "<disk type='network'><source protocol='nbd' name='/e'><host name='nas'/></source></disk>"
+        "<disk type='file'/>"                                            # no source: nothing to read
+        "<disk type='file' device='cdrom'><source file='/srv/f.iso'/></disk>"   # media, not storage
+        "</devices></domain>")
+    assert _storage.disk_sources(dom) == [("default", "a.qcow2", None), (None, None, "/srv/b.img"),
+                                          (None, None, "/dev/vg/c"), (None, None, "/srv/d"),
+                                          (None, None, "nbd://nas/e")]
+
+
 def test_volume_facts_convert_units():
     vol = etree.fromstring("<volume><capacity unit='G'>2</capacity><allocation unit='KiB'>4</allocation>"
                            "<target><path>/p/v</path></target></volume>")

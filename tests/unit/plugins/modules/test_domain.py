@@ -112,7 +112,7 @@ def params(**extra):
     base = dict(XEN_HVM, name="g1", state="present", adopt=False, remove_storage=False, force_off=False,
                 wait=None, xml=None, machine=None, on_poweroff=None, on_crash=None, **INSTALL)
     base.update(extra)
-    return base
+    return _domain.DomainRequest(**base)
 
 
 def test_rerun_is_unchanged_and_keeps_generated_values(conn):
@@ -129,9 +129,7 @@ def test_rerun_is_unchanged_and_keeps_generated_values(conn):
     assert changed["changed"] is True and changed["uuid"] == first["uuid"]
     assert etree.fromstring(changed["xml"]).find("devices/interface/mac").get("address") == mac
     # Leaving options out keeps what is there (name alone changes nothing).
-    bare = dict((k, None) for k in params())
-    bare.update(name="g1", state="present")
-    assert _domain.ensure(conn, bare, False)["changed"] is False
+    assert _domain.ensure(conn, _domain.DomainRequest("g1"), False)["changed"] is False
 
 
 def test_running_domain_gets_restart_pending(conn):
@@ -175,8 +173,8 @@ def test_absent_keeps_disks_by_default(conn):
 
 def test_adopting_a_foreign_domain(conn):
     with pytest.raises(NotOurs, match="domain test was not created"):
-        _domain.ensure(conn, dict(name="test", memory=64, state="present"), False)
-    result = _domain.ensure(conn, dict(name="test", memory=64, state="present", adopt=True), False)
+        _domain.ensure(conn, _domain.DomainRequest("test", memory=64, state="present"), False)
+    result = _domain.ensure(conn, _domain.DomainRequest("test", memory=64, state="present", adopt=True), False)
     assert result["changed"] is True and result["metadata"] is None
     assert result["restart_pending"] is True  # it runs: only its persistent config changed
     persistent = etree.fromstring(conn.lookupByName("test").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
@@ -290,3 +288,14 @@ def test_kvm_machine_is_canonical():
     assert _capabilities.resolve_platform(caps, "qemu", "hvm", arch="i686")["emulator"] == "/usr/bin/qemu-system-i386"
     with pytest.raises(InvalidInput, match="cannot run kvm HVM"):
         _capabilities.resolve_platform(caps, "kvm", "hvm", arch="i686")
+
+
+def test_a_request_fills_the_module_defaults_and_refuses_unknown_keys():
+    request = _domain.DomainRequest("g1", disks=[dict(pool="p", volume="v")], wait=dict(state="running"))
+    assert request.state == "present" and request.adopt is False and request.uri == "qemu:///system"
+    assert request.disks[0]["device"] == "disk" and request.wait["timeout"] == 600
+    with pytest.raises(InvalidInput, match="unknown key.* brigde") as info:
+        _domain.DomainRequest("g1", interfaces=[dict(brigde="br0")])
+    assert "bridge" in info.value.hint
+    with pytest.raises(TypeError):
+        _domain.DomainRequest("g1", memroy=512)
