@@ -37,6 +37,13 @@ def role_defaults(role="guest_install"):
     return dict((key[len(prefix):], value) for key, value in values.items() if key.startswith(prefix))
 
 
+def role_entry_options(role, entry):
+    """The options of one entry point of a role's meta/argument_specs.yml."""
+    import yaml
+    with open(os.path.join(REPO, "roles", role, "meta", "argument_specs.yml")) as handle:
+        return yaml.safe_load(handle)["argument_specs"][entry]["options"]
+
+
 def unique_prefix():
     """A prefix for every domain, volume and file one test session creates."""
     return "uvtest-%s-" % uuid.uuid4().hex[:8]

@@ -8,9 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
@@ -21,6 +23,17 @@ STATES = ("running", "shutoff", "absent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
 _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
+# What to say after a value of the wrong type, for the options users get wrong most.
+_TYPE_HINTS = {
+    "memory": "memory is in MiB: a whole number such as 2048 (not 2G)",
+    "vcpus": "vcpus is a whole number such as 2",
+    "timeout": "timeout is in seconds: a whole number such as 3600",
+    "interfaces": "interfaces is a list of dicts, such as [{network: default}]",
+    "disk": "disk is a dict, such as {size: 20G}",
+    "kickstart": "kickstart is a dict of kickstart role variables without their kickstart_ prefix",
+    "media": "media is a dict of install_media options",
+    "extra_args": "extra_args is a list of kernel arguments",
+}
 
 
 # The role defaults the plan takes (guest_install_<key> in defaults/main.yml, the one place
@@ -53,11 +66,56 @@ def _extra_args(value):
     return str(value).split()
 
 
+def guest_label(guest, index):
+    """How a guest is named in messages: its name when it has one, else its place in the list."""
+    name = guest.get("name") if isinstance(guest, dict) else None
+    return name if isinstance(name, str) and name.strip() else "#%d of guest_install_guests" % (index + 1)
+
+
+def _unknown_keys(value, options, where=""):
+    """Keys of ``value`` (and of its dicts) that ``options`` does not know, each with the
+    closest known key."""
+    problems = []
+    for key in value:
+        if key not in options:
+            close = difflib.get_close_matches(str(key), [str(known) for known in options], 1)
+            problems.append("unknown key %s%s%s" % (where, key, " (did you mean %s%s?)" % (where, close[0]) if close else ""))
+        elif options[key].get("options") and isinstance(value[key], dict):
+            problems += _unknown_keys(value[key], options[key]["options"], where + key + ".")
+    return problems
+
+
+def check_guest(guest, options):
+    """``guest`` checked against the role's guest options (entry point ``guest`` of its argument
+    specs): unknown keys and wrong types refused, values converted as Ansible would. Raises
+    AnsibleFilterError naming every problem and never showing the guest's values (they may hold
+    passwords)."""
+    if not isinstance(guest, dict):
+        raise AnsibleFilterError("a guest must be a dict of options (name, location, ...), not a %s" % type(guest).__name__)
+    if not guest.get("name"):
+        raise AnsibleFilterError("a guest without a name: every guest needs one")
+    problems = _unknown_keys(guest, options)
+    checked = ArgumentSpecValidator(options).validate(dict((key, value) for key, value in guest.items() if key in options))
+    for message in checked.error_messages:
+        if "Supported parameters include" in message:
+            continue  # unknown keys: said above, with a suggestion
+        hints = [hint for key, hint in _TYPE_HINTS.items() if "'%s'" % key in message]
+        problems.append(message + ("; " + hints[0] if hints else ""))
+    if problems:
+        raise AnsibleFilterError("; ".join(problems))
+    return checked.validated_parameters
+
+
+def _positive(name, key, value):
+    if value < 1:
+        raise AnsibleFilterError("guest %s: %s must be at least 1, got %s" % (name, key, value))
+    return value
+
+
 def normalize(guest, defaults):
-    """One guest of ``guest_install_guests`` with the role defaults applied and the paths of
-    its per-guest files filled in."""
-    if not isinstance(guest, dict) or not guest.get("name"):
-        # the guest's settings are not shown: they may hold passwords
+    """One guest of ``guest_install_guests`` (checked by ``check_guest``) with the role
+    defaults applied and the paths of its per-guest files filled in."""
+    if not guest.get("name"):
         raise AnsibleFilterError("a guest without a name: every guest needs one")
     name = str(guest["name"])
     if not _NAME.match(name):
@@ -85,13 +143,13 @@ def normalize(guest, defaults):
     work = defaults["work_dir"].rstrip("/")
     kickstart = dict(defaults["kickstart"] or {})
     kickstart.update(guest.get("kickstart") or {})
-    timeout = int(_pick(guest, defaults, "timeout"))
+    timeout = _positive(name, "timeout", int(_pick(guest, defaults, "timeout")))
     return {
         "name": name,
         "state": state,
         "location": guest.get("location"),
-        "memory": int(_pick(guest, defaults, "memory")),
-        "vcpus": int(_pick(guest, defaults, "vcpus")),
+        "memory": _positive(name, "memory (MiB)", int(_pick(guest, defaults, "memory"))),
+        "vcpus": _positive(name, "vcpus", int(_pick(guest, defaults, "vcpus"))),
         "arch": _pick(guest, defaults, "arch"),
         "hypervisor": _hypervisor(guest, defaults),
         "virt_type": _pick(guest, defaults, "virt_type"),
@@ -111,31 +169,31 @@ def normalize(guest, defaults):
     }
 
 
-def guest_install_plan(guests, domains, defaults):
+def guest_install_plan(guests, domains, defaults, guest_options):
     """What each guest needs, from the guests asked for and domain_info's ``domains``.
 
     Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
     normalized guest; module install_batch decides under its lock whether to reinstall one
     caught mid-install or to join the run that is installing it), ``start``, ``stop``,
-    ``remove``, ``ok`` (names already as asked), ``failed`` ({name, reason}: guests this
-    run refuses to touch) and ``errors`` (what is wrong with guests as given; the role stops
-    the host on any, before it changes anything)."""
+    ``remove``, ``ok`` (names already as asked) and ``failed`` ({name, reason}: guests this run
+    refuses, each under its own name: a guest with a mistake, two guests with one name or one
+    disk, a domain this collection did not create). ``guest_options`` are the role's guest
+    options (entry point ``guest`` of its argument specs); one guest's mistake fails it alone."""
     missing = [key for key in DEFAULT_KEYS if key not in (defaults or {})]
     if missing:
         raise AnsibleFilterError("guest_install_plan needs the role's defaults; missing: %s" % ", ".join(missing))
     current = dict((d.get("name"), d) for d in (domains or []))
-    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "errors": []}
-    seen = set()
-    for raw in guests or []:
+    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": []}
+    checked = []
+    for index, raw in enumerate(guests or []):
+        label = guest_label(raw, index)
         try:
-            guest = normalize(raw, defaults)
-            if guest["name"] in seen:
-                raise AnsibleFilterError("guest %s is listed twice for this host" % guest["name"])
+            checked.append(normalize(check_guest(raw, guest_options), defaults))
         except AnsibleFilterError as err:
-            plan["errors"].append(err.message)
-            continue
+            message = err.message if err.message.startswith("guest ") else "guest %s: %s" % (label, err.message)
+            plan["failed"].append({"name": label, "reason": message})
+    for guest in _refuse_clashes(checked, plan["failed"]):
         name = guest["name"]
-        seen.add(name)
         dom = current.get(name)
         meta = (dom or {}).get("metadata")
         if dom is None:
@@ -169,6 +227,29 @@ def guest_install_plan(guests, domains, defaults):
                           "virt_type": guest["virt_type"], "options": guest["media"]}
             plan["media"].append(media[key])
     return plan
+
+
+def _refuse_clashes(guests, failed):
+    """``guests`` without those that share a name or a disk with another guest of the host:
+    each of those goes to ``failed``, as this run cannot tell which one was meant."""
+    by_name, by_disk = {}, {}
+    for guest in guests:
+        by_name.setdefault(guest["name"], []).append(guest)
+        if guest["state"] != "absent":
+            by_disk.setdefault((guest["disk"]["pool"], guest["disk"]["name"]), []).append(guest)
+    refused = {}
+    for name, same in by_name.items():
+        if len(same) > 1:
+            refused[name] = "guest %s is listed %d times for this host: keep one" % (name, len(same))
+    for (pool, volume), same in by_disk.items():
+        names = sorted(set(guest["name"] for guest in same))
+        if len(names) > 1:
+            for name in names:
+                refused.setdefault(name, "guests %s would share disk %s/%s: give each its own disk.name"
+                                   % (", ".join(names), pool, volume))
+    for name in sorted(refused):
+        failed.append({"name": name, "reason": refused[name]})
+    return [guest for guest in guests if guest["name"] not in refused]
 
 
 def media_key(guest):

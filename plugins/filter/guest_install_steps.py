@@ -76,6 +76,20 @@ def answer_request(guest, media, token):
     return request
 
 
+def format_contradiction(guest, media):
+    """Why the answer-file format the guest asks for (os_family, kickstart.format) cannot serve
+    its tree, or None. A tree whose family is detected takes that family's format: an installer
+    never reads the other one, so the guest would wait out its timeout."""
+    tree = media.get("tree") or {}
+    detected = FORMAT_OF_FAMILY.get(str(tree.get("family") or "").lower())
+    for key, asked in (("os_family", guest.get("os_family")), ("kickstart.format", (guest.get("kickstart") or {}).get("format"))):
+        if detected and asked and asked != detected:
+            return ("%s is %s, but the tree is %s %s, whose installer reads %s: leave %s out (it applies only to "
+                    "trees whose family is not detected)" % (key, asked, tree.get("family"), tree.get("version") or "",
+                                                             detected, key))
+    return None
+
+
 def guest_install_answers(batch, media):
     """``{answering, failed}`` for a batch: each guest whose media is there, with a new token
     and its answer-file request; each guest whose media failed, as a failed result."""
@@ -85,6 +99,10 @@ def guest_install_answers(batch, media):
         if fetched.get("failed"):
             failed.append(_failed(guest["name"], "install media from %s: %s"
                                   % (guest["location"], fetched.get("msg") or "failed")))
+            continue
+        contradiction = format_contradiction(guest, fetched)
+        if contradiction:
+            failed.append(_failed(guest["name"], contradiction))
             continue
         token = success_token()
         answering.append({"guest": guest, "media": fetched, "token": token,
@@ -116,11 +134,12 @@ def guest_install_starts(answering, answers):
             "cmdline": install_cmdline(guest, media, answer),
             "answer": {"path": answer["initrd_path"], "content": answer["content"], "mode": "0600"},
             "location": guest["location"],
-            "hypervisor": None if guest["hypervisor"] == "auto" else guest["hypervisor"],
             "virt_type": guest["virt_type"], "arch": guest["arch"], "memory": guest["memory"],
             "vcpus": guest["vcpus"], "interfaces": guest["interfaces"],
             "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
         })
+        if guest["hypervisor"] != "auto":  # auto: no hypervisor, the module picks the host's best
+            start[-1]["hypervisor"] = guest["hypervisor"]
     return {"start": start, "failed": failed}
 
 

@@ -117,17 +117,18 @@ def _install_metadata(guest, token, started, disk_created_by_us):
             "disk": "%s/%s" % (disk["pool"], disk["name"]), "disk_created_by_us": "yes" if disk_created_by_us else "no"}
 
 
-def _define_install_phase(conn, guest, metadata):
+def _define_install_phase(conn, guest, metadata, check_mode=False):
     """Define ``guest`` to boot its installer: direct kernel boot, the domain stops when the
     installer reboots or powers off, console logged to install_log."""
     disk = guest["disk"]
     _ensure(conn, guest["name"], hypervisor=guest.get("hypervisor"), virt_type=guest["virt_type"],
-            arch=guest.get("arch"), memory=guest["memory"], vcpus=guest["vcpus"],
+            arch=guest.get("arch"), loader=guest.get("loader"), emulator=guest.get("emulator"),
+            memory=guest["memory"], vcpus=guest["vcpus"],
             boot={"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
             disks=[{"pool": disk["pool"], "volume": disk["name"], "format": disk["format"]}],
             interfaces=guest.get("interfaces") or [],
             console_log=guest["install_log"], usb=False,  # an installer without graphics needs no USB
-            on_reboot="destroy", on_poweroff="destroy", on_crash="destroy", metadata=metadata)
+            on_reboot="destroy", on_poweroff="destroy", on_crash="destroy", metadata=metadata, check_mode=check_mode)
 
 
 def _started(guest, result, token, started, metadata, **extra):
@@ -160,7 +161,10 @@ def start_guest(conn, guest, now, check_mode=False):
     try:
         return _start_guest(conn, guest, now, check_mode)
     except UnattendedVirtError as err:
-        return _failed(guest["name"], err)
+        failed = _failed(guest["name"], err)
+        if check_mode:
+            failed["reason"] = "would fail: " + failed["reason"]
+        return failed
 
 
 def _start_guest(conn, guest, now, check_mode):
@@ -195,9 +199,16 @@ def _start_guest(conn, guest, now, check_mode):
                     "reason": "volume %s exists in pool %s and was not created for this guest: left alone. Set "
                               "disk.reuse to install onto it, or give the guest another disk name"
                               % (disk["name"], disk["pool"])}
+        users = _storage.other_users(conn, name, disk["pool"], disk["name"]) if existing else []
+        if users:
+            return {"name": name, "result": "failed",
+                    "reason": "volume %s in pool %s is a disk of domain(s) %s: left alone. Two domains writing one "
+                              "disk corrupt it; give the guest another disk name" % (disk["name"], disk["pool"], ", ".join(users))}
         disk_created_by_us = not existing
     metadata = _install_metadata(guest, token, started, disk_created_by_us)
     if check_mode:
+        # the same checks as the real define (spec, platform the host offers), changing nothing
+        _define_install_phase(conn, guest, metadata, check_mode=True)
         return _started(guest, "started", token, started, metadata,
                         reason="would reinstall (caught mid-install)" if reinstall else "would install")
 

@@ -490,6 +490,15 @@ def _volume_at(conn, pool_name, volume, path):
         return None
 
 
+def other_users(conn, owner, pool_name, volume):
+    """The domains other than ``owner`` that use volume ``volume`` of pool ``pool_name`` (by
+    pool and name, or by its path), running or not; [] when there is no such volume."""
+    vol = _volume_at(conn, pool_name, volume, None)
+    if vol is None:
+        return []
+    return [name for name in domains_using(conn, vol.path(), pool_name, volume) if name != owner]
+
+
 def disks_to_delete(conn, owner, disks):
     """The volumes to delete with domain ``owner``: ``disks`` are its (pool, volume, path)
     sources.  The one deletion rule of the collection, the volume module's too: only volumes of

@@ -123,7 +123,10 @@ options:
             type: str
             required: true
           mode:
-            description: Its mode inside the initrd.
+            description:
+              - Its mode inside the initrd, an octal string. Only the owner may have access (V('0600'),
+                V('0400')); anything else is refused, as M(unattended.virt.initrd_inject) refuses it
+                for O(unattended.virt.initrd_inject#module:dest).
             type: raw
             default: "0600"
       location:
@@ -141,6 +144,14 @@ options:
       arch:
         description: With O(step=start), the guest architecture.
         type: str
+      loader:
+        description:
+          - With O(step=start), the firmware loader of the guest (as M(unattended.virt.domain) takes it), for
+            a host whose capabilities do not name the platform. Default is what the host offers.
+        type: path
+      emulator:
+        description: With O(step=start), the device model (as M(unattended.virt.domain) takes it). Default is what the host offers.
+        type: path
       memory:
         description: With O(step=start), memory in MiB.
         type: int
@@ -271,7 +282,7 @@ import contextlib
 import os
 import time
 
-from ansible_collections.unattended.virt.plugins.module_utils import _install
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _install
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import Connection
 from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
@@ -312,6 +323,8 @@ def argument_spec():
             hypervisor=dict(type="str", choices=["xen", "kvm", "qemu"]),
             virt_type=dict(type="str", choices=["hvm", "pv"], default="hvm"),
             arch=dict(type="str"),
+            loader=dict(type="path"),
+            emulator=dict(type="path"),
             memory=dict(type="int"),
             vcpus=dict(type="int"),
             interfaces=dict(type="list", elements="dict", default=[]),
@@ -339,6 +352,9 @@ def check_guests(step, guests):
         missing = [key for key in NEEDS[step] if guest.get(key) in (None, "")]
         if missing:
             raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))
+        if guest.get("answer"):
+            # the same check as initrd_inject's mode: the answer file holds passwords
+            guest["answer"]["mode"] = "%04o" % _cpio.private_mode(guest["answer"]["mode"], "guest %s: answer.mode" % guest["name"])
 
 
 def wait(module, connection):

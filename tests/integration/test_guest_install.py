@@ -114,15 +114,32 @@ def test_install_rerun_and_remove_on_one_host(libvirt_conn, prefix, workdir, htt
         {"name": prefix + "one", "location": repo, "kickstart": {"post": "echo post-of-one"}},
         {"name": prefix + "two", "location": repo, "state": "shutoff", "disk": {"format": "raw"}},
         {"name": foreign, "location": repo},
+        # mistakes: each fails alone, under its own name, and the guests above install
+        {"name": prefix + " bad", "location": repo},
+        {"name": prefix + "typo", "locaton": repo},
+        {"name": prefix + "tiny", "location": repo, "memory": 0},
     ]
     inventory = write_inventory(os.path.join(workdir, "single.json"),
                                 {"local": host_vars(uvtest.URI, root, pool=prefix + "pool", guest_install_guests=guests)})
+    mistakes = {prefix + " bad": "guest name", prefix + "typo": "unknown key locaton (did you mean location?)",
+                prefix + "tiny": "memory (MiB) must be at least 1, got 0"}
+
+    # Check mode says what the real run will do, mistakes included, and changes nothing.
+    checked = provision(inventory, "--check")
+    rows = summary_rows(checked)
+    assert rows[("local", prefix + "one")][0] == rows[("local", prefix + "two")][0] == "would install", show(checked)
+    for name, words in mistakes.items():
+        assert rows[("local", name)][0] == "failed" and words in rows[("local", name)][1], show(checked)
+    assert not [d.name() for d in libvirt_conn.listAllDomains() if d.name().startswith(prefix) and d.name() != foreign]
+
     first = provision(inventory)
     print(show(first))
     rows = summary_rows(first)
     assert rows[("local", prefix + "one")][0] == "installed"
     assert rows[("local", prefix + "two")][0] == "installed"
     assert rows[("local", foreign)][0] == "failed" and "not created by unattended.virt" in rows[("local", foreign)][1]
+    for name, words in mistakes.items():
+        assert rows[("local", name)][0] == "failed" and words in rows[("local", name)][1], show(first)
     assert first.returncode != 0   # the foreign name counts as a failed guest
     assert libvirt_conn.lookupByName(foreign).XMLDesc(0) == before_foreign
 

@@ -10,6 +10,7 @@ from ansible_collections.unattended.virt.plugins.filter.guest_install import (
 DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", memory=512, disk_size="8G",
                 kickstart={"lang": "de_DE.UTF-8", "packages": ["@core"]})
 URL = "http://mirror/fedora/"
+GUEST_OPTIONS = uvtest.role_entry_options("guest_install", "guest")
 
 
 def dom(name, state="shutoff", **meta):
@@ -17,7 +18,7 @@ def dom(name, state="shutoff", **meta):
 
 
 def plan_of(guests, domains=(), defaults=None):
-    return guest_install_plan(guests, list(domains), defaults or DEFAULTS)
+    return guest_install_plan(guests, list(domains), defaults or DEFAULTS, GUEST_OPTIONS)
 
 
 def where(plan, name):
@@ -113,28 +114,54 @@ def test_hypervisor_choice(defaults, expected):
 
 def test_the_plan_takes_the_role_defaults_whole():
     with pytest.raises(AnsibleFilterError, match="missing: .*pool"):
-        guest_install_plan([{"name": "g", "location": URL}], [], dict((k, v) for k, v in DEFAULTS.items() if k != "pool"))
+        guest_install_plan([{"name": "g", "location": URL}], [], dict((k, v) for k, v in DEFAULTS.items() if k != "pool"), GUEST_OPTIONS)
 
 
-@pytest.mark.parametrize("guest, message", [
-    ({"location": URL}, "needs one"),
-    ({"name": "a/b", "location": URL}, "guest name"),
-    ({"name": "g"}, "location"),
-    ({"name": "g", "location": URL, "state": "gone"}, "state must be"),
-    ({"name": "g", "location": URL, "disk": {"size": "lots"}}, "disk size"),
+@pytest.mark.parametrize("guest, label, message", [
+    ({"location": URL}, "#1 of guest_install_guests", "needs one"),
+    ({"name": "a/b", "location": URL}, "a/b", "guest name"),
+    ({"name": "web 02", "location": URL}, "web 02", "guest name 'web 02'"),
+    ({"name": "g"}, "g", "location"),
+    ({"name": "g", "location": URL, "state": "gone"}, "g", "state must be one of: running, shutoff, absent, got: gone"),
+    ({"name": "g", "location": URL, "disk": {"size": "lots"}}, "g", "disk size"),
     # refused by the plan as the volume module would refuse it, not after the media is fetched
-    ({"name": "g", "location": URL, "disk": {"size": "20GB"}}, "decimal unit"),
+    ({"name": "g", "location": URL, "disk": {"size": "20GB"}}, "g", "decimal unit"),
+    ({"name": "g", "locaton": URL}, "g", "unknown key locaton (did you mean location?)"),
+    ({"name": "g", "location": URL, "disk": {"sise": "8G"}}, "g", "unknown key disk.sise (did you mean disk.size?)"),
+    ({"name": "g", "location": URL, "memory": "2G"}, "g", "memory is in MiB: a whole number such as 2048"),
+    ({"name": "g", "location": URL, "memory": 0}, "g", "memory (MiB) must be at least 1, got 0"),
+    ({"name": "g", "location": URL, "vcpus": -2}, "g", "vcpus must be at least 1"),
+    ({"name": "g", "location": URL, "disk": ["8G"]}, "g", "disk is a dict"),
+    ({"name": "g", "location": URL, "interfaces": {"network": "default"}}, "g", "interfaces is a list of dicts"),
+    ({"name": "g", "location": URL, "reuse": True}, "g", "unknown key reuse"),
+    ("web03", "#1 of guest_install_guests", "a guest must be a dict"),
 ])
-def test_invalid_guests(guest, message):
-    with pytest.raises(AnsibleFilterError, match=message):
-        normalize(guest, DEFAULTS)
+def test_a_guest_with_a_mistake_fails_alone_under_its_own_name(guest, label, message):
+    plan = plan_of([guest, {"name": "fine", "location": URL}])
+    assert [g["name"] for g in plan["install"]] == ["fine"]
+    assert [item["name"] for item in plan["failed"]] == [label]
+    assert message in plan["failed"][0]["reason"] and label in plan["failed"][0]["reason"], plan["failed"][0]["reason"]
 
 
-def test_plan_errors_are_collected_and_show_no_settings():
+def test_types_are_converted_as_ansible_would():
+    guest = plan_of([{"name": "g", "location": URL, "memory": "1024", "disk": {"reuse": "yes"},
+                      "confirm_token": "false"}])["install"][0]
+    assert guest["memory"] == 1024 and guest["disk"]["reuse"] is True and guest["confirm_token"] is False
+
+
+def test_clashes_fail_every_guest_involved_and_show_no_settings():
     plan = plan_of([{"name": "g", "location": URL}, {"name": "g", "location": URL},
-                    {"location": URL, "kickstart": {"root_password": "Plain-Secret"}}, {"name": "h", "location": URL}])
-    assert plan["errors"] == ["guest g is listed twice for this host", "a guest without a name: every guest needs one"]
-    assert [g["name"] for g in plan["install"]] == ["g", "h"]
+                    {"location": URL, "kickstart": {"root_password": "Plain-Secret"}},
+                    {"name": "a", "location": URL, "disk": {"name": "shared.qcow2"}},
+                    {"name": "b", "location": URL, "disk": {"name": "shared.qcow2"}},
+                    {"name": "c", "location": URL, "disk": {"name": "shared.qcow2", "pool": "other"}},
+                    {"name": "h", "location": URL}])
+    reasons = dict((item["name"], item["reason"]) for item in plan["failed"])
+    assert reasons["g"] == "guest g is listed 2 times for this host: keep one"
+    assert reasons["a"] == reasons["b"] == "guests a, b would share disk default/shared.qcow2: give each its own disk.name"
+    assert "needs one" in reasons["#3 of guest_install_guests"]
+    assert sorted(g["name"] for g in plan["install"]) == ["c", "h"]
+    assert "Plain-Secret" not in repr(plan["failed"])
 
 
 def test_summary_and_failures():

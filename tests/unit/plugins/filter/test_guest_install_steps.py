@@ -21,8 +21,8 @@ DEBIAN = {"kernel": "/c/d/linux", "initrd": "/c/d/initrd.gz", "install_args": []
 
 
 def batch_of(*guests):
-    plan = guest_install_plan(list(guests), [], DEFAULTS)
-    assert not plan["errors"], plan["errors"]
+    plan = guest_install_plan(list(guests), [], DEFAULTS, uvtest.role_entry_options("guest_install", "guest"))
+    assert not plan["failed"], plan["failed"]
     return plan["install"]
 
 
@@ -46,7 +46,7 @@ def test_answer_requests_follow_the_tree_family_and_version():
 
 def test_a_guest_setting_wins_over_the_tree():
     batch = batch_of({"name": "r", "location": "http://m/r/", "kickstart": {"version": "RHEL9", "format": "kickstart"}})
-    request = guest_install_answers(batch, media_for(batch, DEBIAN))["answering"][0]["request"]
+    request = guest_install_answers(batch, media_for(batch, FEDORA))["answering"][0]["request"]
     assert request["kickstart_version"] == "RHEL9" and request["kickstart_format"] == "kickstart"
     assert "kickstart_format" not in [key for key in request if key.startswith("kickstart_kickstart")]
 
@@ -68,7 +68,7 @@ def test_the_installer_command_line(virt_type, console):
     assert start["cmdline"] == "inst.repo=http://m/f/ inst.ks=file:/ks.cfg %s panic=-1 quiet" % console
     assert start["answer"] == {"path": "/ks.cfg", "content": "text\n", "mode": "0600"}
     assert start["kernel"] == FEDORA["kernel"] and start["base_initrd"] == FEDORA["initrd"]
-    assert start["initrd"] == "/srv/uv/g-initrd.img" and start["hypervisor"] is None   # auto: the module picks
+    assert start["initrd"] == "/srv/uv/g-initrd.img" and "hypervisor" not in start   # auto: the module picks
     assert None not in start["disk"].values()
 
 
@@ -134,3 +134,19 @@ def test_converge_results_and_leftovers():
         {"name": "y", "result": "failed", "seconds": None, "reason": "in use"}]
     assert guest_install_leftovers(remove_run) == ["/w/x-install.log", "/w/x-console.log", "/w/x-initrd.img"]
     assert guest_install_converged({}, {}, {}) == [] and guest_install_leftovers({}) == []
+
+
+@pytest.mark.parametrize("guest", [{"os_family": "preseed"}, {"kickstart": {"format": "preseed"}}])
+def test_a_format_the_detected_tree_cannot_read_fails_that_guest(guest):
+    batch = batch_of(dict({"name": "a", "location": "http://m/f/"}, **guest), {"name": "b", "location": "http://m/f/"})
+    answers = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))
+    assert [item["guest"]["name"] for item in answers["answering"]] == ["b"]
+    assert answers["failed"][0]["name"] == "a"
+    assert "the tree is Fedora 40, whose installer reads kickstart: leave" in answers["failed"][0]["reason"]
+
+
+def test_os_family_chooses_the_format_of_an_undetected_tree():
+    batch = batch_of({"name": "a", "location": "http://m/x/", "os_family": "preseed"})
+    unknown = dict(FEDORA, tree={"family": None, "version": None})
+    answers = guest_install_answers(batch, media_for(batch, unknown))
+    assert answers["answering"][0]["request"]["kickstart_format"] == "preseed"

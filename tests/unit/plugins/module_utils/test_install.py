@@ -81,8 +81,9 @@ def guest(tmp_path, **extra):
     value = dict(name="g1", token="new-token", timeout=600, install_log=str(tmp_path / "g1-install.log"),
                  initrd=str(tmp_path / "g1-initrd.img"), base_initrd=str(base), kernel="/boot/vmlinuz",
                  cmdline="console=ttyS0", answer=dict(path="/ks.cfg", content="secret", mode="0600"),
-                 location="http://tree/", hypervisor=None, virt_type="hvm", arch="x86_64", memory=256, vcpus=1,
+                 location="http://tree/", virt_type="hvm", memory=256, vcpus=1,
                  interfaces=[], disk=dict(pool="default-pool", name="g1.img", size="16M", format="raw", reuse=False))
+    value.update(XEN_HVM)   # the test driver names no platform a Xen guest can have: given, as in define()
     value.update(extra)
     return value
 
@@ -120,7 +121,7 @@ def test_a_running_install_of_another_run_is_joined_with_its_token(conn, tmp_pat
     assert _domain.state_name(conn.lookupByName("g1")) == "running"   # not pulled
     # out of its time, the same install is taken over instead (check mode: said, not done)
     late = _install.start_guest(conn, guest(tmp_path, timeout=10), now, check_mode=True)
-    assert late["result"] == "started" and late["token"] == "new-token" and "reinstall" in late["reason"]
+    assert late["result"] == "started" and late["token"] == "new-token" and "reinstall" in late["reason"], late
 
 
 def test_an_install_that_finished_unseen_is_joined_and_one_that_failed_is_redone(conn, tmp_path):
@@ -145,6 +146,24 @@ def test_an_existing_disk_is_refused_unless_reused_by_name(conn, tmp_path):
     reused["disk"] = dict(reused["disk"], reuse=True)
     checked = _install.start_guest(conn, reused, time.time(), check_mode=True)
     assert checked["result"] == "started" and checked["metadata"]["disk_created_by_us"] == "no"
+    # reused, but another domain has it as its disk: refused before anything is defined
+    _domain.ensure(conn, _domain.DomainRequest("other", disks=[dict(pool="default-pool", volume="g1.img", format="raw")],
+                                               boot=dict(kernel="/boot/vmlinuz"), **XEN_HVM), False)
+    for check_mode in (True, False):
+        taken = _install.start_guest(conn, reused, time.time(), check_mode=check_mode)
+        assert taken["result"] == "failed" and "is a disk of domain(s) other" in taken["reason"], taken
+    assert _domain.lookup(conn, "g1") is None and not os.path.exists(reused["initrd"])
+
+
+def test_check_mode_checks_what_the_define_would_check(conn, tmp_path):
+    """The platform and the spec are checked in check mode as in a real run: no 'would install'
+    that the real run refuses."""
+    impossible = _install.start_guest(conn, guest(tmp_path, arch="s390x", loader=None, emulator=None),
+                                      time.time(), check_mode=True)
+    assert impossible["result"] == "failed" and impossible["reason"].startswith("would fail: "), impossible
+    assert "cannot run xen HVM guests" in impossible["reason"]
+    assert _install.start_guest(conn, guest(tmp_path, memory=0), time.time(), check_mode=True)["result"] == "failed"
+    assert _domain.lookup(conn, "g1") is None
 
 
 def test_check_mode_defines_and_writes_nothing(conn, tmp_path):
