@@ -21,7 +21,7 @@ import tempfile
 import threading
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
-from ansible_collections.unattended.virt.plugins.module_utils._sources import CHUNK, error_reason, is_url
+from ansible_collections.unattended.virt.plugins.module_utils._sources import CHUNK, error_reason, is_url, split_credentials
 
 PIPELINE = 4
 WRITE = 256 << 10  # largest write(): 1 MiB writes into a new file cost 1.5-3x the CPU of 256 KiB ones here (bench/fetch.py)
@@ -50,7 +50,9 @@ class Cache(object):
     """``root``/<tree>/<file>: the tree folder is named after the location (slug plus a
     hash of the whole location), the file after its path in the tree, so two trees never
     share an entry.  Each entry has a JSON sidecar (``<file>.meta.json``) recording what
-    was verified; locks live in ``root``/.locks."""
+    was verified; locks live in ``root``/.locks.  Names are made from URLs without their user
+    information: a login never becomes a file name, and a URL with or without one is the
+    same entry."""
 
     def __init__(self, root, mover=None):
         if not os.path.isabs(root):
@@ -59,6 +61,7 @@ class Cache(object):
         self.mover = mover or os.rename
 
     def tree_dir(self, location):
+        location = split_credentials(location)[0]
         key = hashlib.sha256(location.rstrip("/").encode("utf-8")).hexdigest()[:12]
         name = re.sub(r"^[A-Za-z]+://", "", location.rstrip("/"))
         return os.path.join(self.root, "%s-%s" % (_slug(name), key))
@@ -66,6 +69,7 @@ class Cache(object):
     def entry_path(self, location, file_id):
         """Where the file ``file_id`` (a relative path in the tree, or a URL) is cached."""
         if is_url(file_id) or file_id.startswith("/"):
+            file_id = split_credentials(file_id)[0]
             key = hashlib.sha256(file_id.encode("utf-8")).hexdigest()[:12]
             rel = os.path.join("_other", "%s-%s" % (key, _slug(posixpath.basename(file_id.rstrip("/")))))
         else:

@@ -64,9 +64,26 @@ def normalize_path(path):
     return name
 
 
+def _looks_decimal(mode):
+    """Whether ``mode`` is an int that reads like octal digits: YAML's unquoted ``644`` is the
+    decimal number 644 (mode 0o1204), the classic way to get a mode nobody meant."""
+    return isinstance(mode, int) and not isinstance(mode, bool) and mode >= 8 and set(str(mode)) <= set("01234567")
+
+
+def _quoted(mode, suggestion=None):
+    return ("%s unquoted in YAML is the decimal number %d, not octal: write the mode quoted, '%s'"
+            % (mode, mode, suggestion or "0%d" % mode))
+
+
+def _shown_mode(value):
+    return "0o%04o (%s)" % (value, stat.filemode(stat.S_IFREG | value))
+
+
 def parse_mode(mode, what="mode"):
     """Permission bits from an octal string ('0600', '600') or an int; file type bits,
-    and so device nodes, fifos and links, are refused."""
+    and so device nodes, fifos and links, are refused.  So is an int that spells octal digits
+    in decimal and lands on setuid, setgid or sticky bits (an unquoted ``644``), which a file
+    in an installer's initramfs has no use for."""
     if isinstance(mode, bool):
         raise InvalidInput("%s must be an octal string such as '0600', got %r" % (what, mode))
     if isinstance(mode, int):
@@ -82,7 +99,27 @@ def parse_mode(mode, what="mode"):
         raise InvalidInput("%s must be an octal string such as '0600', got %r" % (what, mode))
     if value < 0 or value > 0o7777:
         raise InvalidInput("%s %r is not a permission mode: only regular files and directories "
-                           "go into the archive (no device nodes)" % (what, mode))
+                           "go into the archive (no device nodes)" % (what, mode),
+                           hint=_quoted(mode) if _looks_decimal(mode) else "Give permission bits only, such as '0600'")
+    if value & 0o7000 and _looks_decimal(mode):
+        raise InvalidInput("%s %d is mode %s, with setuid, setgid or sticky bits" % (what, mode, _shown_mode(value)),
+                           hint=_quoted(mode))
+    return value
+
+
+def private_mode(mode, what="mode"):
+    """Permission bits (as ``parse_mode``) for a file that holds an answer file, and so
+    passwords: only its owner may have access.  Anything for group or others, or setuid,
+    setgid or sticky bits, is refused with the reason, and an unquoted decimal ``644`` is
+    named as what it is."""
+    if _looks_decimal(mode) and mode > 0o7777:
+        raise InvalidInput("%s %d is not a permission mode (bits above 0o7777)" % (what, mode), hint=_quoted(mode, "0600"))
+    value = mode if _looks_decimal(mode) else parse_mode(mode, what)
+    if value & 0o7077:
+        what_it_does = "gives group or others access" if value & 0o077 else "sets setuid, setgid or sticky bits"
+        raise InvalidInput("%s %s is mode %s, which %s: the file holds an answer file, and so passwords, which only its "
+                           "owner may read" % (what, mode if isinstance(mode, int) else repr(mode), _shown_mode(value), what_it_does),
+                           hint=_quoted(mode, "0600") if _looks_decimal(mode) else "Use '0600' (or '0400')")
     return value
 
 

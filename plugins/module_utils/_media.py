@@ -25,23 +25,53 @@ def _sha(value, name):
     return parsed
 
 
-def resolve(p, check=False, mover=None):
+URL_OPTIONS = ("location", "kernel", "initrd")
+
+
+def hide_credentials(p):
+    """The URL options of ``p`` without their user information (what may be echoed back),
+    and the passwords written in them, as written and percent-decoded (what must never be
+    shown, for the module's no_log values)."""
+    clean, secrets = {}, set()
+    for key in URL_OPTIONS:
+        if p.get(key):
+            clean[key] = _sources.split_credentials(p[key])[0]
+            secrets.update(_sources.url_passwords(p[key]))
+    return clean, secrets
+
+
+def _pair(p):
+    given = [what for what in ("kernel", "initrd") if p[what]]
+    if len(given) == 1:
+        missing = "initrd" if given[0] == "kernel" else "kernel"
+        raise InvalidInput("%s is given without %s: kernel and initrd go together (an installer initrd holds the "
+                           "drivers of its own kernel, so one cannot come from elsewhere than the other)" % (given[0], missing),
+                           hint="Give %s too, or neither to use the pair the tree at the location carries" % missing)
+
+
+def resolve(p, check=False, mover=None, warn=None):
     """install_media's result for its parameters ``p``: the location's tree detected, its
     installer kernel and initrd in the cache (fetched and verified when missing or stale),
     and the installer arguments; in check mode (``check``) nothing is written.  ``mover`` is
-    the module's atomic_move."""
-    location = p["location"].strip()
+    the module's atomic_move, ``warn`` its warn.
+
+    User information in a URL (``http://user:password@host/``) is taken off at once and
+    goes to the transport only: every name, path, message and result uses the URL without it."""
+    _pair(p)
+    location, user, password = _sources.credentials(p["location"].strip(), p["url_username"], p["url_password"])
     arch = _tree.normalize_arch(p["arch"] or platform.machine())
     virt_type = p["virt_type"]
     if p["timeout"] < 1:
         raise InvalidInput("timeout must be at least 1 second, not %d" % p["timeout"])
     cache = _cache.Cache(p["cache_dir"], mover=mover)
-    http_opts = dict(validate_certs=p["validate_certs"], url_username=p["url_username"],
-                     url_password=p["url_password"], timeout=p["timeout"])
+    http_opts = dict(validate_certs=p["validate_certs"], url_username=user, url_password=password, timeout=p["timeout"])
     result = dict(changed=False, downloaded_bytes=0, fetched=[], checksums={})
     user_sha = {"kernel": _sha(p["kernel_sha256"], "kernel_sha256"),
                 "initrd": _sha(p["initrd_sha256"], "initrd_sha256")}
-    overrides = {"kernel": p["kernel"], "initrd": p["initrd"]}
+    overrides, override_login = {}, {}
+    for what in ("kernel", "initrd"):
+        overrides[what], file_user, file_password = _sources.credentials(p[what], p["url_username"], p["url_password"], what)
+        override_login[what] = dict(http_opts, url_username=file_user, url_password=file_password)
 
     iso_url = _sources.is_url(location) and location.split("?")[0].lower().endswith(".iso")
     sources = []
@@ -82,13 +112,17 @@ def resolve(p, check=False, mover=None):
                                       iso_volume_id=source.volume_id if iso else None,
                                       local=isinstance(source, _sources.LocalSource))
         result.update(tree=tree, install_args=args)
+        if args and (user or password) and warn and not args[0].startswith(("inst.repo=hd:", "install=cd:")):
+            warn("install_args point the installer in the guest at %s without the login used here: a login never goes "
+                 "on a kernel command line, where the guest's definition would show it. The server must let the guest "
+                 "read the packages without one" % location)
 
         for what in ("kernel", "initrd"):
             override = overrides[what]
             expected, expected_by = None, "none"
             if override and _sources.is_url(override):
                 base, name = _sources.split_url(override)
-                file_source = _sources.open_source(base, **http_opts)
+                file_source = _sources.open_source(base, **override_login[what])
                 sources.append(file_source)
                 relpath, file_id = name, override
             else:

@@ -44,6 +44,57 @@ def is_url(value):
     return _scheme(value) is not None
 
 
+_AUTHORITY = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)")
+
+
+def split_credentials(url):
+    """``url`` without the user information of its authority (``user:password@``), then that
+    user name and password, percent-decoded (None where absent).  Anything that is not a URL
+    comes back as it is."""
+    match = _AUTHORITY.match(url or "")
+    if not match or "@" not in match.group(2):
+        return url, None, None
+    userinfo, _sep, hostport = match.group(2).rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return match.group(1) + hostport + url[match.end():], unquote(user), unquote(password) if colon else None
+
+
+def url_passwords(url):
+    """The password of ``url``'s user information, as written and percent-decoded (an empty set without one)."""
+    match = _AUTHORITY.match(url or "")
+    if not match or "@" not in match.group(2):
+        return set()
+    userinfo = match.group(2).rpartition("@")[0]
+    if ":" not in userinfo or not userinfo.partition(":")[2]:
+        return set()
+    written = userinfo.partition(":")[2]
+    return set([written, unquote(written)])
+
+
+def credentials(url, url_username=None, url_password=None, what="location"):
+    """(``url`` without user information, user name, password) for one URL: the user
+    information written in the URL, or else ``url_username``/``url_password``.  Both at once
+    is refused, and so is user information on a scheme that has no login (nfs://, file://).
+    The clean URL is the only one that may be shown, logged, or used as a name."""
+    clean, user, password = split_credentials(url)
+    if user is None and password is None:
+        return clean, url_username, url_password
+    if _scheme(clean) not in ("http", "https", "ftp"):
+        raise InvalidInput("%s %s carries a user name or password, which %s:// has no use for" % (what, clean, _scheme(clean)),
+                           hint="Remove the part before '@' from the URL")
+    if url_username or url_password:
+        raise InvalidInput("%s %s carries a user name or password, and url_username/url_password are set too" % (what, clean),
+                           hint="Give the credentials once: in url_username and url_password (url_password is never logged), "
+                                "or in the URL, not both")
+    return clean, user, password
+
+
+def redact(text):
+    """``text`` with the user information of every URL in it removed: a safety net for
+    messages that quote a URL someone else built (a redirect target, a library's error)."""
+    return re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@", r"\1", text or "")
+
+
 _TLS = {}  # validate_certs -> the one TLS context every request of this process uses
 
 
@@ -70,10 +121,10 @@ def error_reason(err):
     if isinstance(err, HTTPError):
         return "HTTP %d %s" % (err.code, err.reason)
     if isinstance(err, URLError):
-        return str(err.reason)
+        return redact(str(err.reason))
     if isinstance(err, socket.timeout):
         return "timed out"
-    return "%s: %s" % (type(err).__name__, err) if str(err) else type(err).__name__
+    return redact("%s: %s" % (type(err).__name__, err)) if str(err) else type(err).__name__
 
 
 # --------------------------------------------------------------------------- streams
@@ -146,7 +197,7 @@ class HttpSource(Source):
         final = resp.geturl() if hasattr(resp, "geturl") else url
         if _scheme(final) not in (_scheme(url), "https"):  # only http -> https may change the scheme
             resp.close()
-            raise FetchFailure("%s redirects to %s, another scheme: refused" % (url, final),
+            raise FetchFailure("%s redirects to %s, another scheme: refused" % (url, redact(final)),
                                hint="Give the final location instead")
         return resp
 
@@ -157,7 +208,7 @@ class HttpSource(Source):
         except HTTPError as err:
             if err.code in NOT_FOUND_HTTP:
                 return None
-            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
+            raise _http_failure("cannot read", url, err)
         except Exception as err:
             raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         try:
@@ -182,7 +233,7 @@ class HttpSource(Source):
                 return None
             if err.code in (405, 501):  # no HEAD here: nothing to compare, trust the local sha256
                 return {}
-            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
+            raise _http_failure("cannot read", url, err)
         except Exception as err:
             raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         resp.close()
@@ -192,11 +243,20 @@ class HttpSource(Source):
         url = self.url(relpath)
         try:
             resp = self._open(url)
+        except HTTPError as err:
+            raise _http_failure("cannot download", url, err)
         except Exception as err:
             raise FetchFailure("cannot download %s: %s" % (url, error_reason(err)))
         length = resp.headers.get("Content-Length")
         return _Stream(resp, size=int(length) if length and length.isdigit() else None,
                        validators=_http_validators(resp), url=url)
+
+
+def _http_failure(what, url, err):
+    if err.code == 401:
+        return FetchFailure("%s %s: %s" % (what, url, error_reason(err)),
+                            hint="The server wants a login: give url_username and url_password (or check them)")
+    return FetchFailure("%s %s: %s" % (what, url, error_reason(err)))
 
 
 def _http_validators(resp):
@@ -217,29 +277,32 @@ class FtpSource(Source):
     def __init__(self, location, timeout=30, url_username=None, url_password=None):
         super(FtpSource, self).__init__(location)
         self.timeout = timeout
-        if url_username and "@" not in urlsplit(location).netloc:
-            parts = urlsplit(location)
-            auth = quote(url_username, safe="") + (":" + quote(url_password or "", safe="") if url_password else "")
-            self.location = "%s://%s@%s%s" % (parts.scheme, auth, parts.netloc, parts.path)
-        self.display = location
+        self._login = None
+        if url_username or url_password:
+            self._login = quote(url_username or "", safe="") + (":" + quote(url_password, safe="") if url_password else "")
 
     def url(self, relpath):
         base = self.location if self.location.endswith("/") else self.location + "/"
         return base + quote(relpath) if relpath else self.location
 
-    def _shown(self, url):
-        return re.sub(r"//[^/@]*@", "//", url)
+    def _login_url(self, relpath):
+        """The URL urllib's FTP handler is given: the only one that carries the login."""
+        url = self.url(relpath)
+        if not self._login:
+            return url
+        scheme, _sep, rest = url.partition("://")
+        return "%s://%s@%s" % (scheme, self._login, rest)
 
     def _open(self, relpath):
         url = self.url(relpath)
         try:
-            return _open_url(url, timeout=self.timeout, http_agent="unattended.virt")
+            return _open_url(self._login_url(relpath), timeout=self.timeout, http_agent="unattended.virt")
         except URLError as err:
             if re.search(r"\b55[0-9]\b", str(err.reason)):
                 return None
-            raise FetchFailure("cannot read %s: %s" % (self._shown(url), error_reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (self._shown(url), error_reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (url, error_reason(err)))
 
     def read(self, relpath):
         resp = self._open(relpath)
@@ -255,20 +318,20 @@ class FtpSource(Source):
                 if total <= SMALL_LIMIT:
                     chunks.append(chunk)
         except Exception as err:
-            raise FetchFailure("cannot read %s: %s" % (self._shown(self.url(relpath)), error_reason(err)))
+            raise FetchFailure("cannot read %s: %s" % (self.url(relpath), error_reason(err)))
         finally:
             resp.close()
         if total > SMALL_LIMIT:
-            raise FetchFailure("%s is larger than %d bytes: not a metadata file" % (self._shown(self.url(relpath)), SMALL_LIMIT))
+            raise FetchFailure("%s is larger than %d bytes: not a metadata file" % (self.url(relpath), SMALL_LIMIT))
         return b"".join(chunks)
 
     def open(self, relpath):
         resp = self._open(relpath)
         if resp is None:
-            raise FetchFailure("cannot download %s: no such file (FTP 550)" % self._shown(self.url(relpath)))
+            raise FetchFailure("cannot download %s: no such file (FTP 550)" % self.url(relpath))
         length = resp.headers.get("Content-length")
         return _Stream(resp, size=int(length) if length and length.isdigit() else None,
-                       closer=lambda: _drain_close(resp), url=self._shown(self.url(relpath)))
+                       closer=lambda: _drain_close(resp), url=self.url(relpath))
 
 
 def _drain_close(resp):
@@ -494,7 +557,9 @@ def struct_error():
 
 
 def open_source(location, validate_certs=True, url_username=None, url_password=None, timeout=30):
-    """The source for a location; ISO images are recognized by their content."""
+    """The source for a location; ISO images are recognized by their content.  User
+    information in the URL goes to the transport only (see ``credentials``)."""
+    location, url_username, url_password = credentials(location, url_username, url_password)
     scheme = _scheme(location)
     if scheme in ("http", "https"):
         return HttpSource(location, validate_certs, url_username, url_password, timeout)

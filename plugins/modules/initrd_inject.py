@@ -21,7 +21,7 @@ description:
   - Idempotent by content. When O(dest) already holds exactly the bytes that would be
     written, nothing is rewritten and the task reports no change.
   - O(dest) is written to a temporary file beside it, then moved into place; it holds
-    secrets, so it is created mode C(0600) unless O(mode) says otherwise.
+    secrets, so it is created mode C(0600), and O(mode) may only give its owner access.
   - Runs on the host that holds the initrd (the hypervisor).
 version_added: 0.1.0
 author:
@@ -69,12 +69,19 @@ options:
         type: path
       mode:
         description:
-          - Permission bits of the file inside the initrd, as an octal string.
+          - Permission bits of the file inside the initrd, as an octal string (V('0600'), V('0644')).
+          - Write it quoted. An unquoted number such as C(644) is the decimal number 644, that is
+            mode C(0o1204) with the sticky bit; a number that lands on setuid, setgid or sticky bits
+            that way is refused.
         type: raw
         default: '0600'
   mode:
     description:
-      - Mode of O(dest), as for M(ansible.builtin.file).
+      - Mode of O(dest), an octal string such as V('0600') or V('0400').
+      - O(dest) holds answer files, and so passwords. A mode that gives group or others any
+        access, or sets setuid, setgid or sticky bits, is refused; so is a symbolic mode.
+      - Write it quoted. An unquoted C(644) is the decimal number 644, that is mode
+        C(0o1204) (C(--w----r-T)); it is refused with that said.
     type: raw
     default: '0600'
   checksum:
@@ -102,17 +109,30 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Put the guest's kickstart into a copy of the installer's initrd
+- name: The installer kernel and initrd of a Fedora tree, in the host's cache
+  unattended.virt.install_media:
+    location: http://mirror.example/fedora/releases/40/Everything/x86_64/os/
+  register: media
+  # media.initrd is /var/cache/unattended-virt/example-fedora-releases-40-Everything-x86_64-os-8bf9d36b5b46/images/pxeboot/initrd.img
+
+- name: Put the guest's kickstart into a copy of that initrd
   unattended.virt.initrd_inject:
-    src: /var/cache/unattended-virt/fedora-40/initrd.img
+    src: "{{ media.initrd }}"
     dest: /var/lib/libvirt/boot/guest1-initrd.img
     files:
       - path: /ks.cfg
         src: /var/lib/libvirt/boot/guest1.ks
 
+- name: The Debian netboot installer
+  unattended.virt.install_media:
+    location: http://deb.debian.org/debian/dists/bookworm/main/installer-amd64/
+  register: debian
+  # debian.initrd is /var/cache/unattended-virt/n.org-debian-dists-bookworm-main-installer-amd64-66bba9df84dc/
+  # current/images/netboot/debian-installer/amd64/initrd.gz
+
 - name: A preseed given inline, plus a kernel module for d-i
   unattended.virt.initrd_inject:
-    src: /var/cache/unattended-virt/debian-12/initrd.gz
+    src: "{{ debian.initrd }}"
     dest: /var/lib/libvirt/boot/guest2-initrd.gz
     files:
       - path: /preseed.cfg
@@ -120,6 +140,7 @@ EXAMPLES = r"""
       - path: /lib/modules/extra/virtio_blk.ko
         src: /srv/modules/virtio_blk.ko
         mode: '0644'
+  no_log: true
 """
 
 RETURN = r"""
@@ -179,6 +200,7 @@ def check_paths(src, dest):
 def run(module):
     params = module.params
     src, dest = params["src"], params["dest"]
+    mode = _cpio.private_mode(params["mode"], "mode")
     check_paths(src, dest)
     archive = _cpio.Archive(_cpio.make_entries(params["files"]))
     existed = os.path.exists(dest)
@@ -204,7 +226,7 @@ def run(module):
         else:
             size, sha = _initrd.write_file(src, archive, dest, checksum)
     if existed or not module.check_mode:
-        changed = module.set_mode_if_different(dest, params["mode"], changed)
+        changed = module.set_mode_if_different(dest, mode, changed)
 
     result = dict(changed=changed, dest=dest, size=size)
     if checksum:

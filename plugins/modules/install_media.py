@@ -40,6 +40,12 @@ options:
         of an ISO file (a path ending in C(.iso)).
       - For Debian and Ubuntu, the C(installer-ARCH/) folder of a mirror
         (for example C(.../dists/bookworm/main/installer-amd64/)) or its C(current/images/).
+      - A login written in an V(http://), V(https://) or V(ftp://) URL (C(http://user:password@host/tree/))
+        is sent to the server only, as O(url_username) and O(url_password) would be. It is taken
+        off the URL everywhere else (cache folder names, RV(fetched), RV(install_args), messages,
+        the arguments echoed back), so a URL with or without it uses the same cache entry.
+        Prefer O(url_password), which Ansible never logs; a login in the URL together with
+        O(url_username) or O(url_password) is refused.
     type: str
     required: true
   arch:
@@ -64,12 +70,15 @@ options:
   kernel:
     description:
       - Use this kernel instead of the detected one. A path relative to the tree, or a URL.
-      - With both O(kernel) and O(initrd) given, the tree is not inspected at all (layout
-        V(override), no RV(install_args)).
+      - O(kernel) and O(initrd) go together, since an installer initrd holds the drivers of its own
+        kernel; one without the other is refused. With both given, the tree is not inspected at
+        all (layout V(override), no RV(install_args)).
+      - A login in the URL applies to this URL only, as for O(location).
     type: str
   initrd:
     description:
       - Use this initrd instead of the detected one. A path relative to the tree, or a URL.
+      - Only together with O(kernel).
     type: str
   kernel_sha256:
     description:
@@ -86,11 +95,13 @@ options:
     default: true
   url_username:
     description:
-      - User name for HTTP basic authentication or FTP.
+      - User name for HTTP basic authentication or FTP, for every URL of the task that carries no
+        login of its own.
     type: str
   url_password:
     description:
-      - Password for O(url_username).
+      - Password for O(url_username). Never logged, never returned, never put in a cache name or
+        on the guest's kernel command line.
     type: str
   timeout:
     description:
@@ -147,11 +158,15 @@ kernel:
   description: Path of the cached kernel on the host (in check mode, where it would be).
   returned: success
   type: str
-  sample: /var/cache/unattended-virt/mirror.example-fedora-40-0123456789ab/images/pxeboot/vmlinuz
+  sample: /var/cache/unattended-virt/example-fedora-releases-40-Everything-x86_64-os-8bf9d36b5b46/images/pxeboot/vmlinuz
 initrd:
-  description: Path of the cached initrd on the host (in check mode, where it would be).
+  description:
+    - Path of the cached initrd on the host (in check mode, where it would be).
+    - The cache folder is named after the location (its last 48 characters, without the scheme
+      and any login, then 12 hex digits of its sha256); the file keeps its path in the tree.
   returned: success
   type: str
+  sample: /var/cache/unattended-virt/example-fedora-releases-40-Everything-x86_64-os-8bf9d36b5b46/images/pxeboot/initrd.img
 tree:
   description:
     - What was detected. C(layout) is one of V(treeinfo), V(suse-content), V(debian-netboot),
@@ -165,6 +180,8 @@ install_args:
     - Kernel arguments that point the installer at its packages, for example
       C(inst.repo=LOCATION) for anaconda trees, C(install=LOCATION) for SUSE, nothing for Debian
       netboot (its installer finds its own mirror), C(inst.repo=hd:LABEL=VOLID) for an anaconda ISO.
+    - LOCATION never carries a login (see O(location)); a task that needed one warns that the
+      installer in the guest reads the packages without it.
     - Empty for local folders (the guest cannot see them) and for O(kernel)+O(initrd) overrides.
   returned: success
   type: list
@@ -182,7 +199,7 @@ downloaded_bytes:
   returned: success
   type: int
 fetched:
-  description: URLs of the files downloaded (in check mode, that would be downloaded).
+  description: URLs of the files downloaded (in check mode, that would be downloaded), without any login.
   returned: success
   type: list
   elements: str
@@ -191,7 +208,7 @@ fetched:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
-from ansible_collections.unattended.virt.plugins.module_utils._media import resolve
+from ansible_collections.unattended.virt.plugins.module_utils._media import hide_credentials, resolve
 
 
 def main():
@@ -213,8 +230,14 @@ def main():
         ),
         supports_check_mode=True,
     )
+    params = dict(module.params)
+    # A login written in a URL goes to the server only: the arguments echoed back lose it, and
+    # its password is masked wherever it could still appear.
+    clean, secrets = hide_credentials(params)
+    module.no_log_values.update(secrets)
+    module.params.update(clean)
     try:
-        result = resolve(module.params, module.check_mode, mover=module.atomic_move)
+        result = resolve(params, module.check_mode, mover=module.atomic_move, warn=module.warn)
     except Exception as err:  # pylint: disable=broad-except
         fail_from(module, err)
     module.exit_json(**result)  # pylint: disable=used-before-assignment

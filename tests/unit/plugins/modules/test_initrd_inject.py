@@ -105,12 +105,12 @@ def test_content_change_src_file_and_mode_changes(base, tmp_path):
     module.write_bytes(os.urandom(5000))
     assert inject(base, dest, files)["changed"] is True
     assert inject(base, dest, files)["changed"] is False
-    moded = inject(base, dest, files, mode="0640")
-    assert moded["changed"] is True and stat.S_IMODE(dest.stat().st_mode) == 0o640
-    assert inject(base, dest, files, mode="0640")["changed"] is False
+    moded = inject(base, dest, files, mode="0400")
+    assert moded["changed"] is True and stat.S_IMODE(dest.stat().st_mode) == 0o400
+    assert inject(base, dest, files, mode="0400")["changed"] is False
     # the original is never touched, and a changed original means a new output
     base.write_bytes(base.read_bytes()[:-1] + b"X")
-    assert inject(base, dest, files, mode="0640")["changed"] is True
+    assert inject(base, dest, files, mode="0400")["changed"] is True
 
 
 @pytest.mark.parametrize("files, message", [
