@@ -19,6 +19,7 @@ import uvtest
 
 ROOT_PW = "Root-Plain-Pw-4711"
 USER_PW = "User-Plain-Pw-0815"
+GIVEN_HASH = sha512_crypt.using(salt="presalt", rounds=5000).hash("given")   # $6$presalt$...
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxL5c6nRVl2sXiTQ9wK1Ck2v9ZsGz6wqvQm7H0x1y2z admin@example"
 
 PLAYBOOK = """\
@@ -110,7 +111,7 @@ def test_kickstart_static_simple_layout_rhel9_reboot(tmp_path):
     dest = tmp_path / "db.ks"
     variables = dict(
         kickstart_dest=str(dest), kickstart_version="RHEL9", kickstart_hostname="db.example.test",
-        kickstart_root_password_hash="$6$presalt$8yQ1.hashgivenbytheuser",
+        kickstart_root_password_hash=GIVEN_HASH,
         kickstart_network=dict(address="192.0.2.20", netmask="255.255.255.0", gateway="192.0.2.1",
                                nameservers=["192.0.2.53", "192.0.2.54"], device="eth0"),
         kickstart_disk=dict(layout="simple", device="vda", fstype="ext4", swap_mib=512),
@@ -122,7 +123,7 @@ def test_kickstart_static_simple_layout_rhel9_reboot(tmp_path):
     net = handler.network.network[0]
     assert (net.bootProto, net.ip, net.netmask, net.gateway, net.nameserver, net.device) == (
         "static", "192.0.2.20", "255.255.255.0", "192.0.2.1", "192.0.2.53,192.0.2.54", "eth0")
-    assert handler.rootpw.password == "$6$presalt$8yQ1.hashgivenbytheuser"
+    assert handler.rootpw.password == GIVEN_HASH
     assert handler.ignoredisk.onlyuse == ["vda"]
     assert sorted(p.mountpoint for p in handler.partition.partitions) == ["/", "/boot", "swap"]
     assert {p.fstype for p in handler.partition.partitions if p.mountpoint != "swap"} == {"ext4"}

@@ -9,6 +9,7 @@ from passlib.hash import sha512_crypt as reference
 
 from ansible_collections.unattended.virt.plugins.filter import kickstart as ks
 
+BOB_HASH = reference.using(salt="bobsalt", rounds=5000).hash("pw-b")
 GOOD = "rootpw --lock\nnetwork --bootproto=dhcp --hostname=a.example.test\nautopart\npoweroff\n%post\necho hi\n%end\n"
 
 
@@ -65,10 +66,10 @@ def test_sha512_crypt_verifies_and_is_stable():
 
 def test_crypt_users():
     users = ks.crypt_users([{"name": "ann", "password": "pw-a", "groups": ["wheel"], "ssh_keys": ["ssh-ed25519 AAAA a@b"]},
-                            {"name": "bob", "password_hash": "$6$x$y"}, {"name": "root"}], "seed", 5000)
+                            {"name": "bob", "password_hash": BOB_HASH}, {"name": "root"}], "seed", 5000)
     assert [u["name"] for u in users] == ["ann", "bob", "root"]
     assert reference.verify("pw-a", users[0]["password_hash"]) and "password" not in users[0]
-    assert users[1]["password_hash"] == "$6$x$y" and users[2]["password_hash"] == ""
+    assert users[1]["password_hash"] == BOB_HASH and users[2]["password_hash"] == ""
     for bad in ([{"name": "Ann"}], [{"name": "a", "password": "p", "password_hash": "h"}],
                 [{"name": "a", "ssh_keys": ['ssh-rsa "quoted"']}], [{"name": "a", "groups": ["bad group"]}], [{}]):
         with pytest.raises(AnsibleFilterError):
@@ -105,20 +106,27 @@ def role_variables(**overrides):
     return variables
 
 
+def role_options():
+    """The options of the kickstart role's main entry point (roles/kickstart/meta/argument_specs.yml)."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "kickstart", "meta", "argument_specs.yml")
+    with open(path) as handle:
+        return yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+
+
 def test_prepare_hashes_passwords_stably_and_picks_the_template():
     variables = role_variables(kickstart_root_password="s3cret", kickstart_users=[{"name": "ops", "password": "pw"}])
-    first, second = ks.kickstart_prepare(variables), ks.kickstart_prepare(variables)
+    first, second = ks.kickstart_prepare(variables, role_options()), ks.kickstart_prepare(variables, role_options())
     assert first["errors"] == [] and first["template"] == "kickstart.cfg.j2"
     root_hash = first["vars"]["kickstart__root_hash"]
     assert root_hash.startswith("$6$") and reference.verify("s3cret", root_hash)
     assert root_hash == second["vars"]["kickstart__root_hash"]   # a rerun renders the same file
     assert "password" not in first["vars"]["kickstart__users"][0] and \
         reference.verify("pw", first["vars"]["kickstart__users"][0]["password_hash"])
-    assert ks.kickstart_prepare(role_variables(kickstart_template="/my/own.j2"))["template"] == "/my/own.j2"
+    assert ks.kickstart_prepare(role_variables(kickstart_template="/my/own.j2"), role_options())["template"] == "/my/own.j2"
 
 
 def test_prepare_stops_at_the_checks():
-    prepared = ks.kickstart_prepare(role_variables(kickstart_hostname="bad host"))
+    prepared = ks.kickstart_prepare(role_variables(kickstart_hostname="bad host"), role_options())
     assert prepared["errors"] and set(prepared) == {"errors"}
 
 
