@@ -18,6 +18,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._console import el
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
 from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
+from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
 
 STATES = ("running", "shutoff", "absent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
@@ -39,7 +40,8 @@ _TYPE_HINTS = {
 # The role defaults the plan takes (guest_install_<key> in defaults/main.yml, the one place
 # they are written; vars/main.yml hands them over as __guest_install_defaults).
 DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
-                "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir")
+                "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir",
+                "cache_dir", "concurrency")
 
 
 def _pick(guest, defaults, key):
@@ -72,38 +74,59 @@ def guest_label(guest, index):
     return name if isinstance(name, str) and name.strip() else "#%d of guest_install_guests" % (index + 1)
 
 
-def _unknown_keys(value, options, where=""):
-    """Keys of ``value`` (and of its dicts) that ``options`` does not know, each with the
-    closest known key."""
+def _unknown_key(key, known, where):
+    close = difflib.get_close_matches(str(key), [str(name) for name in known], 1)
+    return "unknown key %s%s%s" % (where, key, " (did you mean %s%s?)" % (where, close[0]) if close else "")
+
+
+def _shape_problems(value, options, where=""):
+    """What Ansible's conversion would not say, or would hide, about a dict ``value`` of
+    ``options``: unknown keys (with the closest known one), in dicts and in lists of dicts, and
+    a list or dict where a string belongs (Ansible would turn it into its Python text)."""
     problems = []
-    for key in value:
+    for key, item in value.items():
         if key not in options:
-            close = difflib.get_close_matches(str(key), [str(known) for known in options], 1)
-            problems.append("unknown key %s%s%s" % (where, key, " (did you mean %s%s?)" % (where, close[0]) if close else ""))
-        elif options[key].get("options") and isinstance(value[key], dict):
-            problems += _unknown_keys(value[key], options[key]["options"], where + key + ".")
+            problems.append(_unknown_key(key, options, where))
+            continue
+        option = options[key]
+        if option.get("type", "str") in ("str", "path") and isinstance(item, (list, dict)):
+            problems.append("%s%s must be a string, not a %s" % (where, key, "list" if isinstance(item, list) else "dict"))
+        elif option.get("options") and isinstance(item, dict):
+            problems += _shape_problems(item, option["options"], where + key + ".")
+        elif option.get("options") and isinstance(item, list):
+            for index, element in enumerate(item):
+                if isinstance(element, dict):
+                    problems += _shape_problems(element, option["options"], "%s%s[%d]." % (where, key, index))
     return problems
 
 
-def check_guest(guest, options):
+def check_guest(guest, options, answer_keys=()):
     """``guest`` checked against the role's guest options (entry point ``guest`` of its argument
-    specs): unknown keys and wrong types refused, values converted as Ansible would. Raises
-    AnsibleFilterError naming every problem and never showing the guest's values (they may hold
-    passwords)."""
+    specs) and its ``kickstart`` keys against ``answer_keys`` (the kickstart role's variables
+    without their prefix): unknown keys and wrong types refused, values converted as Ansible
+    would. Raises AnsibleFilterError naming every problem and never showing the values of
+    the answer-file settings (they may hold passwords)."""
     if not isinstance(guest, dict):
         raise AnsibleFilterError("a guest must be a dict of options (name, location, ...), not a %s" % type(guest).__name__)
     if not guest.get("name"):
         raise AnsibleFilterError("a guest without a name: every guest needs one")
-    problems = _unknown_keys(guest, options)
+    problems = _shape_problems(guest, options)
+    if answer_keys and isinstance(guest.get("kickstart"), dict):
+        problems += [_unknown_key(key, answer_keys, "kickstart.") for key in guest["kickstart"] if key not in answer_keys]
     checked = ArgumentSpecValidator(options).validate(dict((key, value) for key, value in guest.items() if key in options))
-    for message in checked.error_messages:
-        if "Supported parameters include" in message:
-            continue  # unknown keys: said above, with a suggestion
+    messages = [message for message in checked.error_messages if "Supported parameters include" not in message]
+    for message in messages:
+        if any(message != other and message in other for other in messages):
+            continue  # Ansible says some twice, once inside a longer message
         hints = [hint for key, hint in _TYPE_HINTS.items() if "'%s'" % key in message]
         problems.append(message + ("; " + hints[0] if hints else ""))
     if problems:
         raise AnsibleFilterError("; ".join(problems))
     return checked.validated_parameters
+
+
+def _without_none(value):
+    return dict((key, item) for key, item in (value or {}).items() if item is not None)
 
 
 def _positive(name, key, value):
@@ -123,8 +146,13 @@ def normalize(guest, defaults):
     state = _pick(guest, defaults, "state")
     if state not in STATES:
         raise AnsibleFilterError("guest %s: state must be one of %s, got %r" % (name, ", ".join(STATES), state))
-    if state != "absent" and not guest.get("location"):
+    location = (guest.get("location") or "").strip()   # a stray space from a hurried inventory
+    if state != "absent" and not location:
         raise AnsibleFilterError("guest %s: location (a tree URL or ISO) is required unless state is absent" % name)
+    try:
+        arch = normalize_arch(_pick(guest, defaults, "arch"))   # the install_media and libvirt name (amd64: x86_64)
+    except InvalidInput as err:
+        raise AnsibleFilterError("guest %s: %s" % (name, err.full_message()))
     disk_in = guest.get("disk") or {}
     disk_format = disk_in.get("format") or defaults["disk_format"]
     size = str(disk_in.get("size") or defaults["disk_size"])
@@ -147,20 +175,20 @@ def normalize(guest, defaults):
     return {
         "name": name,
         "state": state,
-        "location": guest.get("location"),
+        "location": location or None,
         "memory": _positive(name, "memory (MiB)", int(_pick(guest, defaults, "memory"))),
         "vcpus": _positive(name, "vcpus", int(_pick(guest, defaults, "vcpus"))),
-        "arch": _pick(guest, defaults, "arch"),
+        "arch": arch,
         "hypervisor": _hypervisor(guest, defaults),
         "virt_type": _pick(guest, defaults, "virt_type"),
         "disk": disk,
         "remove_disk": bool(guest.get("remove_disk", False)),
-        "interfaces": _pick(guest, defaults, "interfaces"),
+        "interfaces": [_without_none(interface) for interface in _pick(guest, defaults, "interfaces")],
         "extra_args": _extra_args(defaults["extra_args"]) + _extra_args(guest.get("extra_args")),
         "os_family": guest.get("os_family"),
         "os_version": guest.get("os_version"),
         "kickstart": kickstart,
-        "media": dict(guest.get("media") or {}),
+        "media": _without_none(guest.get("media")),
         "confirm_token": bool(_pick(guest, defaults, "confirm_token")),
         "timeout": timeout,
         "initrd": "%s/%s-initrd.img" % (work, name),
@@ -169,7 +197,7 @@ def normalize(guest, defaults):
     }
 
 
-def guest_install_plan(guests, domains, defaults, guest_options):
+def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=()):
     """What each guest needs, from the guests asked for and domain_info's ``domains``.
 
     Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
@@ -178,17 +206,22 @@ def guest_install_plan(guests, domains, defaults, guest_options):
     ``remove``, ``ok`` (names already as asked) and ``failed`` ({name, reason}: guests this run
     refuses, each under its own name: a guest with a mistake, two guests with one name or one
     disk, a domain this collection did not create). ``guest_options`` are the role's guest
-    options (entry point ``guest`` of its argument specs); one guest's mistake fails it alone."""
+    options (entry point ``guest`` of its argument specs), ``answer_keys`` the keys a guest's
+    ``kickstart`` may hold; one guest's mistake fails it alone."""
     missing = [key for key in DEFAULT_KEYS if key not in (defaults or {})]
     if missing:
         raise AnsibleFilterError("guest_install_plan needs the role's defaults; missing: %s" % ", ".join(missing))
+    host_problems = host_setting_problems(defaults)
     current = dict((d.get("name"), d) for d in (domains or []))
     plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": []}
     checked = []
     for index, raw in enumerate(guests or []):
         label = guest_label(raw, index)
+        if host_problems:   # none of the host's guests could install: each fails with them
+            plan["failed"].append({"name": label, "reason": "this host's settings: " + "; ".join(host_problems)})
+            continue
         try:
-            checked.append(normalize(check_guest(raw, guest_options), defaults))
+            checked.append(normalize(check_guest(raw, guest_options, answer_keys), defaults))
         except AnsibleFilterError as err:
             message = err.message if err.message.startswith("guest ") else "guest %s: %s" % (label, err.message)
             plan["failed"].append({"name": label, "reason": message})
@@ -227,6 +260,23 @@ def guest_install_plan(guests, domains, defaults, guest_options):
                           "virt_type": guest["virt_type"], "options": guest["media"]}
             plan["media"].append(media[key])
     return plan
+
+
+def host_setting_problems(defaults):
+    """What is wrong with the host-wide settings every guest depends on."""
+    problems = []
+    for key in ("work_dir", "cache_dir", "pool_path"):
+        value = defaults[key]
+        if value and not str(value).startswith("/"):
+            problems.append("guest_install_%s must be an absolute path on the host, got %r" % (key, value))
+    try:
+        concurrency = int(defaults["concurrency"])
+    except (TypeError, ValueError):
+        concurrency = 0
+    if concurrency < 1:
+        problems.append("guest_install_concurrency must be a whole number of at least 1 (guests installed at once), got %r"
+                        % (defaults["concurrency"],))
+    return problems
 
 
 def _refuse_clashes(guests, failed):

@@ -11,14 +11,15 @@ DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", memory=512, disk_siz
                 kickstart={"lang": "de_DE.UTF-8", "packages": ["@core"]})
 URL = "http://mirror/fedora/"
 GUEST_OPTIONS = uvtest.role_entry_options("guest_install", "guest")
+ANSWER_KEYS = [key[len("kickstart_"):] for key in uvtest.role_entry_options("kickstart", "main")]
 
 
 def dom(name, state="shutoff", **meta):
     return {"name": name, "state": state, "metadata": meta or None}
 
 
-def plan_of(guests, domains=(), defaults=None):
-    return guest_install_plan(guests, list(domains), defaults or DEFAULTS, GUEST_OPTIONS)
+def plan_of(guests, domains=(), defaults=None, answer_keys=()):
+    return guest_install_plan(guests, list(domains), defaults or DEFAULTS, GUEST_OPTIONS, answer_keys)
 
 
 def where(plan, name):
@@ -112,6 +113,19 @@ def test_hypervisor_choice(defaults, expected):
     assert normalize({"name": "g", "location": URL}, dict(DEFAULTS, **defaults))["hypervisor"] == expected
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"work_dir": "work"}, "guest_install_work_dir must be an absolute path on the host, got 'work'"),
+    ({"cache_dir": "cache"}, "guest_install_cache_dir must be an absolute path"),
+    ({"pool_path": "images"}, "guest_install_pool_path must be an absolute path"),
+    ({"concurrency": 0}, "guest_install_concurrency must be a whole number of at least 1"),
+    ({"concurrency": "four"}, "guest_install_concurrency must be a whole number of at least 1"),
+])
+def test_a_bad_host_setting_fails_every_guest_of_the_host_by_name(setting, message):
+    plan = plan_of([{"name": "a", "location": URL}, {"name": "b", "location": URL}], defaults=dict(DEFAULTS, **setting))
+    assert plan["install"] == [] and [item["name"] for item in plan["failed"]] == ["a", "b"]
+    assert all(message in item["reason"] for item in plan["failed"]), plan["failed"]
+
+
 def test_the_plan_takes_the_role_defaults_whole():
     with pytest.raises(AnsibleFilterError, match="missing: .*pool"):
         guest_install_plan([{"name": "g", "location": URL}], [], dict((k, v) for k, v in DEFAULTS.items() if k != "pool"), GUEST_OPTIONS)
@@ -135,18 +149,41 @@ def test_the_plan_takes_the_role_defaults_whole():
     ({"name": "g", "location": URL, "interfaces": {"network": "default"}}, "g", "interfaces is a list of dicts"),
     ({"name": "g", "location": URL, "reuse": True}, "g", "unknown key reuse"),
     ("web03", "#1 of guest_install_guests", "a guest must be a dict"),
+    # more of what inventories written in a hurry hold
+    ({"name": "g", "location": URL, "disk": "20G"}, "g", "disk is a dict, such as {size: 20G}"),
+    ({"name": "g", "location": URL, "disk": {"pool": ["a"]}}, "g", "disk.pool must be a string, not a list"),
+    ({"name": "g", "location": URL, "memory": 512.5}, "g", "memory is in MiB"),
+    ({"name": "g", "location": URL, "timeout": "1h"}, "g", "timeout is in seconds"),
+    ({"name": "g", "location": URL, "state": "started"}, "g", "value of state must be one of: running, shutoff, absent"),
+    ({"name": "g", "location": URL, "state": "present"}, "g", "value of state must be one of"),
+    ({"name": "g", "location": URL, "os_family": "fedora"}, "g", "value of os_family must be one of: kickstart, preseed"),
+    ({"name": "g", "location": URL, "hypervisor": "KVM"}, "g", "value of hypervisor must be one of: auto, xen, kvm, qemu"),
+    ({"name": "g", "location": URL, "virt_type": "xen"}, "g", "value of virt_type must be one of: hvm, pv"),
+    ({"name": "g", "location": URL, "confirm_token": "nope"}, "g", "unable to convert to bool"),
+    ({"name": "g", "location": URL, "interfaces": [{"netwrok": "default"}]}, "g",
+     "unknown key interfaces[0].netwrok (did you mean interfaces[0].network?)"),
+    ({"name": "g", "location": URL, "media": {"kernel_sha": "ab"}}, "g", "unknown key media.kernel_sha (did you mean media.kernel_sha256?)"),
+    ({"name": "g", "location": URL, "kickstart": {"root_pasword": "x"}}, "g",
+     "unknown key kickstart.root_pasword (did you mean kickstart.root_password?)"),
+    ({"name": "g", "location": URL, "arch": "sparc"}, "g", "unsupported arch 'sparc'"),
+    ({"name": "x" * 64, "location": URL}, "x" * 64, "(at most 63)"),
 ])
 def test_a_guest_with_a_mistake_fails_alone_under_its_own_name(guest, label, message):
-    plan = plan_of([guest, {"name": "fine", "location": URL}])
+    plan = plan_of([guest, {"name": "fine", "location": URL}], answer_keys=ANSWER_KEYS)
     assert [g["name"] for g in plan["install"]] == ["fine"]
     assert [item["name"] for item in plan["failed"]] == [label]
     assert message in plan["failed"][0]["reason"] and label in plan["failed"][0]["reason"], plan["failed"][0]["reason"]
 
 
-def test_types_are_converted_as_ansible_would():
-    guest = plan_of([{"name": "g", "location": URL, "memory": "1024", "disk": {"reuse": "yes"},
-                      "confirm_token": "false"}])["install"][0]
+def test_what_a_hurried_inventory_means_is_taken_as_meant():
+    """Accepted, as Ansible converts them (or as the tools name them): each ends as the value meant."""
+    guest = plan_of([{"name": "g", "location": "  " + URL + " ", "memory": "1024", "disk": {"reuse": "yes"},
+                      "confirm_token": "false", "arch": "amd64", "extra_args": "console=tty0 quiet",
+                      "remove_disk": True}])["install"][0]
     assert guest["memory"] == 1024 and guest["disk"]["reuse"] is True and guest["confirm_token"] is False
+    assert guest["location"] == URL and guest["arch"] == "x86_64"
+    assert " ".join(guest["extra_args"]) == "console=tty0 quiet"   # one string of arguments: the same command line
+    assert guest["remove_disk"] is True   # only acts with state absent (documented), so harmless on a running guest
 
 
 def test_clashes_fail_every_guest_involved_and_show_no_settings():

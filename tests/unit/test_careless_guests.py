@@ -1,0 +1,88 @@
+"""Mistakes of an inventory written in a hurry, run through the provision playbook as a user
+runs it (libvirt's test:///default driver; nothing boots): each guest with a mistake fails
+alone under its own name with a message that says what to fix, a host-wide mistake fails the
+host's guests by name, and the fleet summary is always printed. What installs despite a
+neighbour's mistake is shown on the real libvirtd in tests/integration/test_guest_install.py."""
+import json
+import os
+import re
+import sys
+
+import pytest
+
+import uvtest
+
+FEDORA = os.path.join(uvtest.TREES, "fedora")
+HOST = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": sys.executable,
+    "guest_install_uri": "test:///default",
+    "guest_install_memory": 256,
+    "guest_install_vcpus": 1,
+    "guest_install_hypervisor": "xen",
+}
+
+
+def provision(tmp_path, guests, check=False, **settings):
+    root = tmp_path / "host"
+    variables = dict(HOST, guest_install_cache_dir=str(root / "cache"), guest_install_work_dir=str(root / "work"),
+                     guest_install_pool_path=str(root / "pool"), guest_install_guests=guests)
+    variables.update(settings)
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"local": variables}}}))
+    proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), *(["--check"] if check else []))
+    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', proc.stdout, re.S)
+    assert match, "no fleet summary:\n" + proc.stdout[-4000:]
+    rows = {}
+    for line in json.loads("[" + match.group(1) + "]")[1:]:
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
+        rows[parts[1]] = (parts[2], parts[4] if len(parts) > 4 else "")
+    return proc, rows, root
+
+
+def test_each_guest_fails_alone_with_its_own_message(tmp_path):
+    mistakes = {
+        "web 02": "guest name 'web 02'",
+        "typo": "unknown key locaton (did you mean location?)",
+        "tiny": "memory (MiB) must be at least 1, got 0",
+        "units": "memory is in MiB: a whole number such as 2048 (not 2G)",
+        "nested": "disk.pool must be a string, not a list",
+        "kstypo": "unknown key kickstart.root_pasword (did you mean kickstart.root_password?)",
+        "twice": "guest twice is listed 2 times for this host: keep one",
+    }
+    guests = [{"name": "web 02", "location": FEDORA}, {"name": "typo", "locaton": FEDORA},
+              {"name": "tiny", "location": FEDORA, "memory": 0}, {"name": "units", "location": FEDORA, "memory": "2G"},
+              {"name": "nested", "location": FEDORA, "disk": {"pool": ["images"]}},
+              {"name": "kstypo", "location": FEDORA, "kickstart": {"root_pasword": "Plain-Secret-1"}},
+              {"name": "twice", "location": FEDORA}, {"name": "twice", "location": FEDORA}]
+    for check in (True, False):
+        proc, rows, root = provision(tmp_path, guests, check=check)
+        assert proc.returncode != 0
+        for name, words in mistakes.items():
+            assert rows[name][0] == "failed" and words in rows[name][1], (name, rows)
+        assert "Plain-Secret-1" not in proc.stdout
+        assert not os.path.exists(str(root / "work")) or os.listdir(str(root / "work")) in ([], [".install.lock"])
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"guest_install_work_dir": "work"}, "guest_install_work_dir must be an absolute path on the host, got 'work'"),
+    ({"guest_install_concurrency": 0}, "guest_install_concurrency must be a whole number of at least 1"),
+], ids=["work-dir-relative", "concurrency-zero"])
+def test_a_host_wide_mistake_fails_each_guest_by_name(tmp_path, settings, words):
+    proc, rows, dummy = provision(tmp_path, [{"name": "a", "location": FEDORA}, {"name": "b", "location": FEDORA}],
+                                  **settings)
+    assert proc.returncode != 0
+    assert rows["a"][0] == rows["b"][0] == "failed" and words in rows["a"][1] and words in rows["b"][1], rows
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"guest_install_memory": "2G"}, "argument 'guest_install_memory' is of type str and we were unable to convert to int"),
+    ({"guest_install_guests": {"web01": {"location": "/srv/tree/"}}}, "'guest_install_guests' is of type dict"),
+    ({"guest_install_guests": ["web01", "web02"]}, "Elements value for option 'guest_install_guests' is of type str"),
+], ids=["memory-units", "guests-as-dict", "guests-as-names"])
+def test_a_role_variable_of_the_wrong_type_still_ends_in_the_fleet_summary(tmp_path, settings, words):
+    """Ansible's own check of the role's variables stops the role; the fleet summary says why."""
+    guests = settings.pop("guest_install_guests", [{"name": "a", "location": FEDORA}])
+    proc, rows, dummy = provision(tmp_path, guests, **settings)
+    assert proc.returncode != 0
+    assert rows["-"][0] == "failed" and words in rows["-"][1], rows
