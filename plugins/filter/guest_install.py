@@ -8,12 +8,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import difflib
 import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.unattended.virt.plugins.module_utils import _arguments
+from ansible_collections.unattended.virt.plugins.module_utils._arguments import unknown_key
 from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
@@ -24,17 +25,6 @@ STATES = ("running", "shutoff", "absent")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
 _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
-# What to say after a value of the wrong type, for the options users get wrong most.
-_TYPE_HINTS = {
-    "memory": "memory is in MiB: a whole number such as 2048 (not 2G)",
-    "vcpus": "vcpus is a whole number such as 2",
-    "timeout": "timeout is in seconds: a whole number such as 3600",
-    "interfaces": "interfaces is a list of dicts, such as [{network: default}]",
-    "disk": "disk is a dict, such as {size: 20G}",
-    "kickstart": "kickstart is a dict of kickstart role variables without their kickstart_ prefix",
-    "media": "media is a dict of install_media options",
-    "extra_args": "extra_args is a list of kernel arguments",
-}
 
 
 # The role defaults the plan takes (guest_install_<key> in defaults/main.yml, the one place
@@ -74,29 +64,22 @@ def guest_label(guest, index):
     return name if isinstance(name, str) and name.strip() else "#%d of guest_install_guests" % (index + 1)
 
 
-def _unknown_key(key, known, where):
-    close = difflib.get_close_matches(str(key), [str(name) for name in known], 1)
-    return "unknown key %s%s%s" % (where, key, " (did you mean %s%s?)" % (where, close[0]) if close else "")
-
-
-def _shape_problems(value, options, where=""):
-    """What Ansible's conversion would not say, or would hide, about a dict ``value`` of
-    ``options``: unknown keys (with the closest known one), in dicts and in lists of dicts, and
-    a list or dict where a string belongs (Ansible would turn it into its Python text)."""
+def _strings_given_as_lists(value, options, where=""):
+    """A list or dict where a string option belongs, in ``value`` and its dicts: Ansible would
+    take its Python text ("['a']") as the string."""
     problems = []
     for key, item in value.items():
-        if key not in options:
-            problems.append(_unknown_key(key, options, where))
+        option = options.get(key)
+        if option is None:
             continue
-        option = options[key]
         if option.get("type", "str") in ("str", "path") and isinstance(item, (list, dict)):
             problems.append("%s%s must be a string, not a %s" % (where, key, "list" if isinstance(item, list) else "dict"))
         elif option.get("options") and isinstance(item, dict):
-            problems += _shape_problems(item, option["options"], where + key + ".")
+            problems += _strings_given_as_lists(item, option["options"], where + key + ".")
         elif option.get("options") and isinstance(item, list):
             for index, element in enumerate(item):
                 if isinstance(element, dict):
-                    problems += _shape_problems(element, option["options"], "%s%s[%d]." % (where, key, index))
+                    problems += _strings_given_as_lists(element, option["options"], "%s%s[%d]." % (where, key, index))
     return problems
 
 
@@ -110,16 +93,11 @@ def check_guest(guest, options, answer_keys=()):
         raise AnsibleFilterError("a guest must be a dict of options (name, location, ...), not a %s" % type(guest).__name__)
     if not guest.get("name"):
         raise AnsibleFilterError("a guest without a name: every guest needs one")
-    problems = _shape_problems(guest, options)
+    problems = _strings_given_as_lists(guest, options)
     if answer_keys and isinstance(guest.get("kickstart"), dict):
-        problems += [_unknown_key(key, answer_keys, "kickstart.") for key in guest["kickstart"] if key not in answer_keys]
-    checked = ArgumentSpecValidator(options).validate(dict((key, value) for key, value in guest.items() if key in options))
-    messages = [message for message in checked.error_messages if "Supported parameters include" not in message]
-    for message in messages:
-        if any(message != other and message in other for other in messages):
-            continue  # Ansible says some twice, once inside a longer message
-        hints = [hint for key, hint in _TYPE_HINTS.items() if "'%s'" % key in message]
-        problems.append(message + ("; " + hints[0] if hints else ""))
+        problems += [unknown_key(key, answer_keys, "kickstart.") for key in guest["kickstart"] if key not in answer_keys]
+    checked = ArgumentSpecValidator(options).validate(dict(guest))
+    problems += _arguments.problems(checked, options)
     if problems:
         raise AnsibleFilterError("; ".join(problems))
     return checked.validated_parameters

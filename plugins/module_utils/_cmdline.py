@@ -27,9 +27,12 @@ def _control_message(what, value):
 
 
 def check_cmdline(cmdline, virt_type="hvm"):
-    """``cmdline`` as given, or InvalidInput when a guest kernel could not receive it whole."""
+    """``cmdline`` as given (less the one newline a folded YAML scalar, ``>``, ends with), or
+    InvalidInput when a guest kernel could not receive it whole."""
     if cmdline is None:
         return None
+    if cmdline.endswith("\n") and not cmdline.endswith("\n\n"):
+        cmdline = cmdline[:-1]
     if _CONTROL.search(cmdline):
         raise InvalidInput(_control_message("boot.cmdline", cmdline),
                            hint="Separate kernel arguments with single spaces")

@@ -53,7 +53,7 @@ def check_spec(params):
             raise InvalidInput("boot.initrd and boot.cmdline need boot.kernel")
         _cmdline.check_path("boot.kernel", boot.get("kernel"))
         _cmdline.check_path("boot.initrd", boot.get("initrd"))
-        _cmdline.check_cmdline(boot.get("cmdline"), virt_type)
+        boot["cmdline"] = _cmdline.check_cmdline(boot.get("cmdline"), virt_type)
         for device in boot.get("devices") or ():
             if device not in BOOT_DEVICES:
                 raise InvalidInput("boot.devices: %r is not one of %s" % (device, ", ".join(BOOT_DEVICES)))

@@ -26,6 +26,9 @@ def build(etree, values):
         if not _KEY.match(key):
             raise InvalidInput("metadata key %r is not a lower-case identifier (a-z, 0-9, _)" % (key,))
         value = values[key]
+        if isinstance(value, (dict, list, tuple, set)):
+            raise InvalidInput("metadata value of %r is a %s: metadata values are strings, numbers or booleans"
+                               % (key, type(value).__name__), hint="Give one key per value (a flat dict)")
         text = u"" if value is None else (u"%s" % value)
         if _CONTROL.search(text):
             raise InvalidInput("metadata value of %r contains control characters" % (key,))

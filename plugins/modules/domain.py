@@ -91,7 +91,7 @@ options:
         description:
           - Kernel command line, with O(boot.kernel). Newlines and other control characters are
             refused, and so is a line longer than the guest kernel keeps (2047 bytes, 1023 for
-            Xen PV).
+            Xen PV). The one newline a folded YAML scalar (C(>)) ends with is dropped.
         type: str
       devices:
         description:

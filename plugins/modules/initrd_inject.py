@@ -163,7 +163,7 @@ size:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.unattended.virt.plugins.module_utils._module import UnattendedModule
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, fail_from
@@ -244,7 +244,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = UnattendedModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         result = run(module)
     except Exception as err:  # pylint: disable=broad-except

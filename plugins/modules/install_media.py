@@ -205,14 +205,14 @@ fetched:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.unattended.virt.plugins.module_utils._module import UnattendedModule
 
 from ansible_collections.unattended.virt.plugins.module_utils._errors import fail_from
 from ansible_collections.unattended.virt.plugins.module_utils._media import hide_credentials, resolve
 
 
 def main():
-    module = AnsibleModule(
+    module = UnattendedModule(
         argument_spec=dict(
             location=dict(type="str", required=True),
             arch=dict(type="str"),

@@ -161,7 +161,7 @@ def test_the_plan_takes_the_role_defaults_whole():
     ({"name": "g", "location": URL, "virt_type": "xen"}, "g", "value of virt_type must be one of: hvm, pv"),
     ({"name": "g", "location": URL, "confirm_token": "nope"}, "g", "unable to convert to bool"),
     ({"name": "g", "location": URL, "interfaces": [{"netwrok": "default"}]}, "g",
-     "unknown key interfaces[0].netwrok (did you mean interfaces[0].network?)"),
+     "unknown key interfaces.netwrok (did you mean interfaces.network?)"),
     ({"name": "g", "location": URL, "media": {"kernel_sha": "ab"}}, "g", "unknown key media.kernel_sha (did you mean media.kernel_sha256?)"),
     ({"name": "g", "location": URL, "kickstart": {"root_pasword": "x"}}, "g",
      "unknown key kickstart.root_pasword (did you mean kickstart.root_password?)"),
