@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import json
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -18,6 +20,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._arguments import 
 from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
+from ansible_collections.unattended.virt.plugins.module_utils._sources import split_credentials
 from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
 from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
 
@@ -127,6 +130,15 @@ def normalize(guest, defaults):
     location = (guest.get("location") or "").strip()   # a stray space from a hurried inventory
     if state != "absent" and not location:
         raise AnsibleFilterError("guest %s: location (a tree URL or ISO) is required unless state is absent" % name)
+    # A login in the URL goes to install_media as url_username/url_password (no_log) only: the
+    # location every step, message, label and the guest's metadata carry has none.
+    location, url_username, url_password = split_credentials(location)
+    media_options = _without_none(guest.get("media"))
+    if url_username is not None or url_password is not None:
+        if media_options.get("url_username") or media_options.get("url_password"):
+            raise AnsibleFilterError("guest %s: give the tree's login once, in the location URL or in media.url_username "
+                                     "and media.url_password, not both" % name)
+        media_options.update(url_username=url_username or "", url_password=url_password or "")
     try:
         arch = normalize_arch(_pick(guest, defaults, "arch"))   # the install_media and libvirt name (amd64: x86_64)
     except InvalidInput as err:
@@ -166,7 +178,7 @@ def normalize(guest, defaults):
         "os_family": guest.get("os_family"),
         "os_version": guest.get("os_version"),
         "kickstart": kickstart,
-        "media": _without_none(guest.get("media")),
+        "media": media_options,
         "confirm_token": bool(_pick(guest, defaults, "confirm_token")),
         "timeout": timeout,
         "initrd": "%s/%s-initrd.img" % (work, name),
@@ -191,7 +203,7 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
         raise AnsibleFilterError("guest_install_plan needs the role's defaults; missing: %s" % ", ".join(missing))
     host_problems = host_setting_problems(defaults)
     current = dict((d.get("name"), d) for d in (domains or []))
-    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": []}
+    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "passwords": {}}
     checked = []
     for index, raw in enumerate(guests or []):
         label = guest_label(raw, index)
@@ -234,8 +246,13 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
         key = media_key(guest)
         guest["media_key"] = key
         if key not in media:
+            # the loop item of the fetch task is shown in its output: the password stays in the
+            # plan (a no_log fact), under passwords[key]
+            options = dict((name, value) for name, value in guest["media"].items() if name != "url_password")
             media[key] = {"key": key, "location": guest["location"], "arch": guest["arch"],
-                          "virt_type": guest["virt_type"], "options": guest["media"]}
+                          "virt_type": guest["virt_type"], "options": options}
+            if guest["media"].get("url_password") is not None:
+                plan["passwords"][key] = guest["media"]["url_password"]
             plan["media"].append(media[key])
     return plan
 
@@ -282,7 +299,8 @@ def _refuse_clashes(guests, failed):
 
 def media_key(guest):
     """Guests whose media keys are equal share one install_media call (and one download)."""
-    options = ",".join("%s=%s" % (key, guest["media"][key]) for key in sorted(guest["media"]))
+    # the options as a digest: they may hold a password, and the key is shown in task output
+    options = hashlib.sha256(json.dumps(guest["media"], sort_keys=True).encode("utf-8")).hexdigest()[:16]
     return "%s|%s|%s|%s" % (guest["location"], guest["arch"], guest["virt_type"], options)
 
 

@@ -112,3 +112,21 @@ def test_a_login_in_the_location_never_leaks(login_server, tmp_path):
     tmp = os.path.expanduser("~/.ansible/tmp")
     if os.path.isdir(tmp):
         assert leaks(tmp) == []
+
+
+def test_a_login_in_a_guests_location_never_leaks_from_the_role(login_server, tmp_path, prefix):
+    """The guest_install role with the login in a guest's location, at -vvv, in check mode (the
+    plan, the fetch task's loop items, the install_batch start records, the summary)."""
+    tree = login_server.url + "fedora/"
+    root = str(tmp_path / "host")
+    guests = [{"name": prefix + "login", "location": tree.replace("http://", "http://%s:%s@" % (USER, WRITTEN))}]
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"local": uvtest.guest_install_host_vars(
+        uvtest.URI, root, pool=prefix + "login-pool", guest_install_guests=guests)}}}))
+    proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), "-vvv", "--check", timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "would install" in output, output[-4000:]
+    for secret in (PASSWORD, WRITTEN, USER + ":"):
+        assert secret not in output, "%r is in the -vvv output" % secret
+    assert any(agent != "no login" for agent, _path in login_server.agents)   # the login reached the server
+    assert leaks(root) == []

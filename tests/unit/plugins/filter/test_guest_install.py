@@ -215,3 +215,18 @@ def test_summary_and_failures():
     assert lines[2].split() == ["hv1", "b", "installed", "1m15s"]
     assert lines[3].split()[:3] == ["hv2", "-", "failed"] and "unreachable" in lines[3]
     assert guest_install_failures(results) == ["hv1/a", "hv2"]
+
+
+def test_a_login_in_the_location_goes_to_install_media_only():
+    plan = plan_of([{"name": "a", "location": "http://ann:S3cret%21@mirror/fedora/"},
+                    {"name": "b", "location": "http://mirror/fedora/", "media": {"url_username": "ann", "url_password": "S3cret!"}},
+                    {"name": "c", "location": "http://ann:x@mirror/fedora/", "media": {"url_password": "y"}}])
+    a, b = plan["install"]
+    assert a["location"] == b["location"] == "http://mirror/fedora/"
+    assert a["media"] == {"url_username": "ann", "url_password": "S3cret!"}
+    assert a["media_key"] == b["media_key"] and len(plan["media"]) == 1   # one tree, one fetch
+    assert plan["passwords"] == {a["media_key"]: "S3cret!"}
+    shown = repr({"keys": [g["media_key"] for g in plan["install"]], "failed": plan["failed"], "media": plan["media"]})
+    assert "S3cret" not in shown and "x@" not in shown
+    assert plan["failed"] == [{"name": "c", "reason": "guest c: give the tree's login once, in the location URL or in "
+                                                      "media.url_username and media.url_password, not both"}]
