@@ -361,11 +361,24 @@ def guest_install_failures(results_by_host):
     return failed
 
 
+def guest_install_shared_names(results_by_host):
+    """``name (host, host)`` for each guest name that hosts of the fleet share: allowed (each
+    hypervisor has its own domains), but their installed systems get the same host name."""
+    hosts_of = {}
+    for host in sorted(results_by_host):
+        results = results_by_host[host]
+        for item in results if isinstance(results, list) else []:
+            if item.get("name") not in (None, "-"):
+                hosts_of.setdefault(item["name"], []).append(host)
+    return ["%s (%s)" % (name, ", ".join(hosts)) for name, hosts in sorted(hosts_of.items()) if len(hosts) > 1]
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "guest_install_plan": guest_install_plan,
             "guest_install_summary": guest_install_summary,
             "guest_install_failures": guest_install_failures,
+            "guest_install_shared_names": guest_install_shared_names,
             "guest_install_result": guest_install_result,
         }

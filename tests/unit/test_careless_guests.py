@@ -86,3 +86,16 @@ def test_a_role_variable_of_the_wrong_type_still_ends_in_the_fleet_summary(tmp_p
     proc, rows, dummy = provision(tmp_path, guests, **settings)
     assert proc.returncode != 0
     assert rows["-"][0] == "failed" and words in rows["-"][1], rows
+
+
+def test_one_guest_name_on_two_hosts_installs_on_both_with_a_warning(tmp_path):
+    """Allowed (each hypervisor has its own domains), but their systems share a host name: said."""
+    hosts = {}
+    for host in ("hv1", "hv2"):
+        root = tmp_path / host
+        hosts[host] = dict(HOST, guest_install_cache_dir=str(root / "cache"), guest_install_work_dir=str(root / "work"),
+                           guest_install_pool_path=str(root / "pool"), guest_install_guests=[{"name": "web01", "location": FEDORA}])
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
+    proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), "--check")
+    assert "WARNING - the same guest name on several hosts: web01 (hv1, hv2)" in proc.stdout, proc.stdout[-4000:]

@@ -230,3 +230,11 @@ def test_a_login_in_the_location_goes_to_install_media_only():
     assert "S3cret" not in shown and "x@" not in shown
     assert plan["failed"] == [{"name": "c", "reason": "guest c: give the tree's login once, in the location URL or in "
                                                       "media.url_username and media.url_password, not both"}]
+
+
+def test_shared_names_across_hosts():
+    from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_shared_names
+    results = {"hv1": [{"name": "web01", "result": "installed"}, {"name": "db", "result": "installed"}],
+               "hv2": [{"name": "web01", "result": "would install"}, {"name": "-", "result": "failed"}],
+               "hv3": "the run on this host stopped", "hv4": [{"name": "-", "result": "failed"}]}
+    assert guest_install_shared_names(results) == ["web01 (hv1, hv2)"]
