@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 
 import pytest
@@ -369,3 +370,46 @@ def test_documented_token_step_is_what_the_built_in_templates_print(tmp_path):
     late = [line for line in preseed["content"].splitlines() if line.startswith("d-i preseed/late_command string ")]
     prefix, step = preseed_step.strip().split("your-commands; ", 1)
     assert len(late) == 1 and late[0].startswith(prefix) and late[0].endswith("; " + step), (preseed_step, late)
+
+
+# --------------------------------------------------------------------------- through guest_install
+def provision(tmp_path, guests):
+    """The provision playbook over one local host on libvirt's test:///default driver (nothing
+    boots): (process, {guest: (result, reason)} from the fleet summary)."""
+    root = tmp_path / "host"
+    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "guest_install_uri": "test:///default", "guest_install_memory": 256, "guest_install_vcpus": 1,
+            "guest_install_hypervisor": "xen", "guest_install_cache_dir": str(root / "cache"),
+            "guest_install_work_dir": str(root / "work"), "guest_install_pool_path": str(root / "pool"),
+            "guest_install_guests": guests}
+    inventory = tmp_path / "inv.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"local": host}}}))
+    proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), "-vvv")
+    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', proc.stdout, re.S)
+    assert match, "no fleet summary:\n" + proc.stdout[-4000:]
+    rows = {}
+    for line in json.loads("[" + match.group(1) + "]")[1:]:
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
+        rows[parts[1]] = (parts[2], parts[4] if len(parts) > 4 else "")
+    return proc, rows
+
+
+def test_guest_kickstart_dicts_are_held_to_the_roles_types(tmp_path):
+    """A guest's kickstart dict reaches the role past Ansible's conversion: each careless one
+    fails that guest with the role's message, and no secret is shown."""
+    fedora = os.path.join(uvtest.TREES, "fedora")
+    guests = [{"name": "pkgs", "location": fedora, "kickstart": {"packages": "vim git"}},
+              {"name": "numpw", "location": fedora, "kickstart": {"root_password": NUMBER_PW}},
+              {"name": "plain", "location": fedora, "kickstart": {"root_password_hash": PLAIN}},
+              {"name": "userpw", "location": fedora, "kickstart": {"users": [{"name": "ann", "password_hash": USER_PLAIN}]}}]
+    proc, rows = provision(tmp_path, guests)
+    assert proc.returncode != 0
+    expected = {"pkgs": "kickstart_packages is a string", "numpw": "kickstart_root_password is a number",
+                "plain": "kickstart_root_password_hash is not a crypt hash",
+                "userpw": "kickstart_users[0] (ann): password_hash is not a crypt hash"}
+    for name, words in expected.items():
+        assert rows[name][0] == "failed" and words in rows[name][1], (name, rows)
+    for secret in (PLAIN, USER_PLAIN, str(NUMBER_PW)):
+        assert secret not in proc.stdout and secret not in proc.stderr
+    work = tmp_path / "host" / "work"
+    assert not work.exists() or sorted(os.listdir(str(work))) in ([], [".install.lock"])
