@@ -50,10 +50,10 @@ def unique_prefix():
 
 
 def read_install_record(disk_path):
-    """The stand-in installer's record from the first 4 KiB of a raw disk, as a dict,
-    or None when the disk carries none."""
+    """The stand-in installer's record from the first 16 KiB of a raw disk (a few 4 KiB
+    blocks: the CPU flags make it longer than one), as a dict, or None when the disk carries none."""
     with open(disk_path, "rb") as disk:
-        head = disk.read(4096)
+        head = disk.read(16384)
     if not head.startswith(RECORD_MAGIC):
         return None
     record = {}

@@ -32,7 +32,7 @@ _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 
 # The role defaults the plan takes (guest_install_<key> in defaults/main.yml, the one place
 # they are written; vars/main.yml hands them over as __guest_install_defaults).
-DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
+DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "cpu", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
                 "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir",
                 "cache_dir", "concurrency")
 
@@ -168,6 +168,7 @@ def normalize(guest, defaults):
         "location": location or None,
         "memory": _positive(name, "memory (MiB)", int(_pick(guest, defaults, "memory"))),
         "vcpus": _positive(name, "vcpus", int(_pick(guest, defaults, "vcpus"))),
+        "cpu": _without_none(dict(_pick(guest, defaults, "cpu") or {})),
         "arch": arch,
         "hypervisor": _hypervisor(guest, defaults),
         "virt_type": _pick(guest, defaults, "virt_type"),

@@ -140,6 +140,8 @@ def guest_install_starts(answering, answers):
         })
         if guest["hypervisor"] != "auto":  # auto: no hypervisor, the module picks the host's best
             start[-1]["hypervisor"] = guest["hypervisor"]
+        if guest.get("cpu"):  # none asked: the module gives the hypervisor's default
+            start[-1]["cpu"] = guest["cpu"]
     return {"start": start, "failed": failed}
 
 

@@ -74,9 +74,14 @@ def _fill_disk_formats(conn, spec):
 _RUNTIME_ONLY = ("alias", "seclabel", "resource")
 
 
-def _for_restart_compare(xml):
+def _for_restart_compare(xml, cpu_expanded=False):
+    """``xml`` without what a running domain shows and its definition does not; with
+    ``cpu_expanded``, without its <cpu> either (host-model runs as the custom model libvirt
+    expanded it to, so the two never match)."""
     root = _domain_xml.parse(xml)
     root.attrib.pop("id", None)
+    if cpu_expanded:
+        _domain_xml.drop_cpu(root)
     for tag in _RUNTIME_ONLY:
         for element in root.iter(tag):
             element.getparent().remove(element)
@@ -104,7 +109,8 @@ def restart_pending(dom):
         persistent = dom.XMLDesc(flags | libvirt.VIR_DOMAIN_XML_INACTIVE)
     except libvirt.libvirtError:
         return False
-    return _for_restart_compare(live) != _for_restart_compare(persistent)
+    expanded = _domain_xml.cpu_choice(_domain_xml.parse(persistent))[0] == "host-model"
+    return _for_restart_compare(live, expanded) != _for_restart_compare(persistent, expanded)
 
 
 # --------------------------------------------------------------------------- waiting
@@ -222,13 +228,28 @@ def _desired_definition(conn, before, request, uri):
         if desired_raw.findtext("name") != name:
             raise InvalidInput("the <name> in xml (%s) is not name (%s)" % (desired_raw.findtext("name"), name))
         explicit = dict((k, request.get(k)) for k in PLATFORM_OPTIONS if request.get(k))
+        cpu = _domain_spec.check_cpu(request.get("cpu"))
         after = _domain_xml.merge_raw(before, desired_raw, explicit)
+        if cpu is not None:
+            _domain_xml.apply_cpu(after, _domain_spec.resolve_cpu(cpu, after.get("type")))
         if request.get("metadata") is not None:
             _domain_xml.set_metadata(after, request.metadata)
         return after
     spec = _domain_spec.check_spec(dict(request.options(), virt_type=virt_type))
     _fill_disk_formats(conn, spec)
-    return _domain_xml.merge(before, spec, _platform(conn, before, request, virt_type, uri))
+    platform = _platform(conn, before, request, virt_type, uri)
+    spec["cpu"] = _cpu_wanted(before, spec["cpu"], platform.get("hypervisor"))
+    return _domain_xml.merge(before, spec, platform)
+
+
+def _cpu_wanted(before, cpu, new_hypervisor):
+    """The CPU choice to apply (None: leave it): the one asked for, with auto resolved for the
+    domain's hypervisor; the hypervisor's default for a new domain or a change of hypervisor."""
+    old_hypervisor = _domain_xml.kind_of(before)[0] if before is not None else None
+    hypervisor = new_hypervisor or old_hypervisor
+    if cpu is None and hypervisor != old_hypervisor:
+        cpu = dict(mode="auto", model=None, features=[])
+    return _domain_spec.resolve_cpu(cpu, hypervisor)
 
 
 PLATFORM_OPTIONS = ("arch", "machine", "loader", "emulator")
@@ -325,6 +346,7 @@ def argument_spec():
         machine=dict(type="str"),
         loader=dict(type="path"),
         emulator=dict(type="path"),
+        cpu=dict(type="dict", options=cpu_argument_spec()),
         boot=dict(type="dict", options=dict(
             kernel=dict(type="path"),
             initrd=dict(type="path"),
@@ -363,6 +385,15 @@ def argument_spec():
         )),
     )
     return spec
+
+
+def cpu_argument_spec():
+    """The suboptions of ``cpu`` (the domain module's, and a guest's of install_batch)."""
+    return dict(
+        mode=dict(type="str", choices=list(_domain_spec.CPU_MODES)),
+        model=dict(type="str"),
+        features=dict(type="list", elements="str"),
+    )
 
 
 class DomainRequest(object):

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import string
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cmdline
@@ -23,6 +24,14 @@ DISK_BUSES = ("virtio", "ide", "sata", "scsi", "xen", "usb")
 DISK_FORMATS = ("raw", "qcow2")
 LIFECYCLE_ACTIONS = ("destroy", "restart", "preserve", "rename-restart",
                      "coredump-destroy", "coredump-restart")
+# auto: the hypervisor's own choice (DEFAULT_CPU_MODE); none: no <cpu>, the hypervisor's plain default.
+CPU_MODES = ("auto", "host-passthrough", "host-model", "maximum", "custom", "none")
+# What a guest gets without a cpu option: current distributions need x86-64-v2 (RHEL 9) or v3
+# (RHEL 10), which QEMU's default model (qemu64) is not, under KVM as well.  KVM hands the
+# host's CPU through; TCG emulates the most it can (libvirt's mode maximum, QEMU's "max");
+# Xen is left to its toolstack, which already passes the host CPU's features through.
+DEFAULT_CPU_MODE = {"kvm": "host-passthrough", "qemu": "maximum", "xen": "none"}
+_CPU_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
 def check_spec(params):
@@ -78,11 +87,49 @@ def check_spec(params):
         if value is not None and value not in LIFECYCLE_ACTIONS:
             raise InvalidInput("%s: %r is not one of %s" % (event, value, ", ".join(LIFECYCLE_ACTIONS)))
         spec[event] = value
+    spec["cpu"] = check_cpu(params.get("cpu"))
     metadata = params.get("metadata")
     if metadata is not None:
         _metadata.build(etree, metadata)  # refuses bad keys and values now
     spec["metadata"] = metadata
     return spec
+
+
+def check_cpu(cpu):
+    """The cpu option checked: None (not given) or a dict with mode, model (custom only) and
+    features, a list of (name, policy) with policy require or disable."""
+    if cpu is None:
+        return None
+    cpu = dict(cpu)
+    mode = cpu.get("mode") or ("custom" if cpu.get("model") else "auto")
+    if mode not in CPU_MODES:
+        raise InvalidInput("cpu.mode %r is not one of %s" % (mode, ", ".join(CPU_MODES)))
+    model = cpu.get("model")
+    if mode == "custom" and not model:
+        raise InvalidInput("cpu.mode custom needs cpu.model, a CPU model name such as Haswell or EPYC")
+    if model and mode != "custom":
+        raise InvalidInput("cpu.model goes with cpu.mode custom, not %s" % mode)
+    if model and not _CPU_NAME.match(model):
+        raise InvalidInput("cpu.model %r is not a CPU model name such as Haswell or EPYC" % (model,))
+    features = []
+    for feature in cpu.get("features") or ():
+        feature = str(feature)
+        name, policy = (feature[1:], "disable") if feature.startswith("-") else (feature.lstrip("+"), "require")
+        if not _CPU_NAME.match(name):
+            raise InvalidInput("cpu.features: %r is not a CPU feature name (optionally with + or -), such as avx2 or -vmx" % feature)
+        if any(name == seen for seen, dummy in features):
+            raise InvalidInput("cpu.features names %s twice" % name)
+        features.append((name, policy))
+    if features and mode in ("auto", "none"):
+        raise InvalidInput("cpu.features need a cpu.mode (host-passthrough, host-model, maximum or custom), not %s" % mode)
+    return dict(mode=mode, model=model, features=features)
+
+
+def resolve_cpu(cpu, hypervisor):
+    """``cpu`` (checked) with mode auto replaced by the hypervisor's default."""
+    if cpu is None or cpu["mode"] != "auto":
+        return cpu
+    return dict(cpu, mode=DEFAULT_CPU_MODE.get(hypervisor, "none"))
 
 
 def _check_disk(index, disk):

@@ -190,6 +190,8 @@ def merge(existing, spec, platform):
     elif existing is None:
         _set_text(root, "vcpu", "1", _DOMAIN_ORDER)
     _apply_features(root, virt_type)
+    if spec.get("cpu") is not None:
+        apply_cpu(root, spec["cpu"])
     if spec.get("boot") is not None:
         _apply_boot(root, spec["boot"], virt_type)
     for event in ("on_poweroff", "on_reboot", "on_crash"):
@@ -263,6 +265,60 @@ def _apply_features(root, virt_type):
     for tag in wanted:
         if features.find(tag) is None:
             _insert(features, etree.Element(tag), _FEATURE_ORDER)
+
+
+_CPU_CHOICE_ATTRS = ("mode", "match", "check", "migratable")
+
+
+def cpu_choice(root):
+    """(mode, model, features) of a domain's ``<cpu>``: what our cpu option decides, without
+    what libvirt adds (check, match, migratable, fallback) or what it does not touch (topology,
+    cache, NUMA). ('none', None, ()) when the domain has no CPU choice."""
+    cpu = root.find("cpu")
+    if cpu is None:
+        return ("none", None, ())
+    model = cpu.findtext("model")
+    features = tuple(sorted((f.get("name"), f.get("policy") or "require") for f in cpu.findall("feature")))
+    mode = cpu.get("mode") or "custom"
+    if mode == "custom" and not model and not features:
+        return ("none", None, ())
+    return (mode, model.strip() if model else None, features)
+
+
+def drop_cpu(root):
+    _drop(root, "cpu")
+
+
+def apply_cpu(root, cpu):
+    """The domain's CPU choice becomes ``cpu`` (a checked and resolved cpu option: mode,
+    model, features); an unchanged choice is left exactly as libvirt wrote it."""
+    wanted = (cpu["mode"], cpu.get("model"), tuple(sorted(cpu.get("features") or ())))
+    if cpu_choice(root) == wanted:
+        return
+    element = root.find("cpu")
+    if element is None:
+        if cpu["mode"] == "none":
+            return
+        element = _insert(root, etree.Element("cpu"), _DOMAIN_ORDER)
+    for attr in _CPU_CHOICE_ATTRS:
+        element.attrib.pop(attr, None)
+    for tag in ("model", "vendor", "feature"):
+        _drop(element, tag)
+    if cpu["mode"] == "none":
+        if len(element) == 0:
+            root.remove(element)
+        return
+    element.set("mode", cpu["mode"])
+    if cpu.get("model"):
+        element.insert(0, etree.Element("model", fallback="forbid"))
+        element[0].text = cpu["model"]
+    numa = element.find("numa")
+    for name, policy in cpu.get("features") or ():
+        feature = etree.Element("feature", policy=policy, name=name)
+        if numa is not None:
+            numa.addprevious(feature)
+        else:
+            element.append(feature)
 
 
 def _apply_boot(root, boot, virt_type):

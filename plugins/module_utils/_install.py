@@ -119,11 +119,12 @@ def _install_metadata(guest, token, started, disk_created_by_us):
 
 def _define_install_phase(conn, guest, metadata, check_mode=False):
     """Define ``guest`` to boot its installer: direct kernel boot, the domain stops when the
-    installer reboots or powers off, console logged to install_log."""
+    installer reboots or powers off, console logged to install_log; the CPU asked for, else the
+    hypervisor's (an installer for x86-64-v2 or later stops at once on QEMU's plain default)."""
     disk = guest["disk"]
     _ensure(conn, guest["name"], hypervisor=guest.get("hypervisor"), virt_type=guest["virt_type"],
             arch=guest.get("arch"), loader=guest.get("loader"), emulator=guest.get("emulator"),
-            memory=guest["memory"], vcpus=guest["vcpus"],
+            memory=guest["memory"], vcpus=guest["vcpus"], cpu=guest.get("cpu") or {"mode": "auto"},
             boot={"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
             disks=[{"pool": disk["pool"], "volume": disk["name"], "format": disk["format"]}],
             interfaces=guest.get("interfaces") or [],

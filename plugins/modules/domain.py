@@ -75,6 +75,38 @@ options:
     description:
       - Device model emulator path, overriding the capabilities.
     type: path
+  cpu:
+    description:
+      - The CPU the guest sees (the domain's C(<cpu>)).
+      - Left out, a new domain (or one that changes hypervisor) gets the hypervisor's default,
+        as with O(cpu.mode=auto); an existing domain keeps its C(<cpu>) as it is.
+      - With O(xml), applied on top of that XML when given, and never defaulted.
+    type: dict
+    suboptions:
+      mode:
+        description:
+          - V(auto) is the hypervisor's default. V(host-passthrough) for V(kvm), the host CPU as it
+            is. V(maximum) for V(qemu) (TCG), the most capable CPU QEMU emulates (its C(max) model).
+            V(none) for V(xen), no C(<cpu>), so the toolstack's default. QEMU's own default without
+            a C(<cpu>), C(qemu64), lacks SSSE3, SSE4.2 and POPCNT, and distributions built for
+            x86-64-v2 or later (RHEL 9, RHEL 10 and their rebuilds) stop at once on it.
+          - V(host-passthrough), V(host-model), V(maximum) and V(custom) are libvirt's CPU modes;
+            V(none) removes the CPU choice (a C(<topology>) or C(<numa>) is kept).
+          - Default V(custom) when O(cpu.model) is given, else V(auto).
+        type: str
+        choices: [auto, host-passthrough, host-model, maximum, custom, none]
+      model:
+        description:
+          - CPU model with O(cpu.mode=custom), for example V(Haswell-noTSX) or V(EPYC); the host's
+            C(virsh domcapabilities) lists those it can run. The guest does not start when the model
+            cannot be provided (C(fallback=forbid)).
+        type: str
+      features:
+        description:
+          - CPU features to require (V(avx2) or V(+avx2)) or to disable (V(-vmx)), with any mode but
+            V(auto) and V(none).
+        type: list
+        elements: str
   boot:
     description:
       - How the guest boots; exactly one of O(boot.kernel) or O(boot.devices).
@@ -293,6 +325,14 @@ EXAMPLES = r"""
     boot:
       devices: [cdrom, hd]
     state: running
+
+- name: A KVM guest that can move between hosts of two CPU generations (a named model, not the host's CPU)
+  unattended.virt.domain:
+    name: app01
+    cpu:
+      mode: custom
+      model: Haswell-noTSX
+      features: [-vmx]
 
 - name: A guest booting from the network (PXE)
   unattended.virt.domain:

@@ -152,6 +152,24 @@ options:
       emulator:
         description: With O(step=start), the device model (as M(unattended.virt.domain) takes it). Default is what the host offers.
         type: path
+      cpu:
+        description:
+          - With O(step=start), the CPU of the install-phase domain, as M(unattended.virt.domain) takes it.
+          - Default the hypervisor's (O(guests[].cpu.mode=auto)), also for a domain defined before, so that
+            the installer of a distribution built for x86-64-v2 or later finds the CPU it needs.
+        type: dict
+        suboptions:
+          mode:
+            description: V(auto), V(host-passthrough), V(host-model), V(maximum), V(custom) or V(none).
+            type: str
+            choices: [auto, host-passthrough, host-model, maximum, custom, none]
+          model:
+            description: CPU model with O(guests[].cpu.mode=custom).
+            type: str
+          features:
+            description: CPU features to require (V(avx2)) or to disable (V(-vmx)).
+            type: list
+            elements: str
       memory:
         description: With O(step=start), memory in MiB.
         type: int
@@ -283,6 +301,7 @@ import os
 import time
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _install
+from ansible_collections.unattended.virt.plugins.module_utils._domain import cpu_argument_spec
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import Connection
 from ansible_collections.unattended.virt.plugins.module_utils._module import LibvirtModule
@@ -325,6 +344,7 @@ def argument_spec():
             arch=dict(type="str"),
             loader=dict(type="path"),
             emulator=dict(type="path"),
+            cpu=dict(type="dict", options=cpu_argument_spec()),
             memory=dict(type="int"),
             vcpus=dict(type="int"),
             interfaces=dict(type="list", elements="dict", default=[]),

@@ -65,6 +65,19 @@ def domain_facts(uri, name):
     return result["domains"][0] if result["domains"] else None
 
 
+# The CPU flags (as Linux names them in /proc/cpuinfo) that x86-64-v2 adds to the baseline.
+X86_64_V2 = ("cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3")
+
+
+def domain_cpu(uri, name):
+    """The ``<cpu>`` of a domain's persistent definition."""
+    conn = libvirt.open(uri)
+    try:
+        return etree.fromstring(conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).find("cpu")
+    finally:
+        conn.close()
+
+
 def assert_installed(uri, name, host_root, workdir, repo, disk_name=None):
     facts = domain_facts(uri, name)
     assert facts is not None, "%s is not defined" % name
@@ -112,7 +125,8 @@ def test_install_rerun_and_remove_on_one_host(libvirt_conn, prefix, workdir, htt
     before_foreign = libvirt_conn.lookupByName(foreign).XMLDesc(0)
     guests = [
         {"name": prefix + "one", "location": repo, "kickstart": {"post": "echo post-of-one"}},
-        {"name": prefix + "two", "location": repo, "state": "shutoff", "disk": {"format": "raw"}},
+        {"name": prefix + "two", "location": repo, "state": "shutoff", "disk": {"format": "raw"},
+         "cpu": {"model": "Nehalem"}},
         {"name": foreign, "location": repo},
         # mistakes: each fails alone, under its own name, and the guests above install
         {"name": prefix + " bad", "location": repo},
@@ -148,6 +162,15 @@ def test_install_rerun_and_remove_on_one_host(libvirt_conn, prefix, workdir, htt
     two = assert_installed(uvtest.URI, prefix + "two", root, workdir, repo, disk_name=prefix + "two.img")
     assert two["state"] == "shutoff"
     assert two["disks"][0]["format"] == "raw"
+    # The installers ran on a CPU that RHEL 9 and its rebuilds accept (x86-64-v2): the default under TCG
+    # is QEMU's most capable model; a guest's own model reaches its domain through the role.
+    for guest, mode, model in ((one, "maximum", None), (two, "custom", "Nehalem")):
+        cpu = domain_cpu(uvtest.URI, guest["name"])
+        assert (cpu.get("mode"), cpu.findtext("model")) == (mode, model), etree.tostring(cpu)
+        record = uvtest.install_record_of(guest["disks"][0]["path"], workdir)
+        flags = set(record["cpu_flags"].split())
+        assert not set(X86_64_V2) - flags, (record["cpu_model"], sorted(set(X86_64_V2) - flags))
+    assert "Nehalem" in record["cpu_model"], record["cpu_model"]
     with open(os.path.join(root, "work", prefix + "one-install.log"), errors="replace") as log:
         assert "post-of-one" in log.read()
     kernel_gets = [p for m, p in http.requests if m == "GET" and p.endswith("/pxeboot/vmlinuz")]

@@ -72,6 +72,23 @@ def test_the_installer_command_line(virt_type, console):
     assert None not in start["disk"].values()
 
 
+@pytest.mark.parametrize("cpu, defaults, expected", [
+    (None, {}, {"mode": "auto"}),                                    # the role's default: the hypervisor's
+    ({"model": "Nehalem", "features": ["-lahf_lm"]}, {}, {"model": "Nehalem", "features": ["-lahf_lm"]}),
+    (None, {"cpu": {"mode": "host-model"}}, {"mode": "host-model"}),  # guest_install_cpu set
+    (None, {"cpu": {}}, None),                                       # nothing asked: install_batch's default
+])
+def test_the_guest_cpu_reaches_install_batch(cpu, defaults, expected):
+    guest = {"name": "g", "location": "http://m/f/"}
+    if cpu is not None:
+        guest["cpu"] = cpu
+    plan = guest_install_plan([guest], [], dict(DEFAULTS, **defaults), uvtest.role_entry_options("guest_install", "guest"))
+    assert not plan["failed"], plan["failed"]
+    answering = guest_install_answers(plan["install"], media_for(plan["install"], FEDORA))["answering"]
+    answer = {"errors": [], "kernel_args": ["inst.ks=file:/ks.cfg"], "initrd_path": "/ks.cfg", "content": "text\n"}
+    assert guest_install_starts(answering, [answer])["start"][0].get("cpu") == expected
+
+
 def test_a_bad_answer_file_fails_its_guest_only():
     batch = batch_of({"name": "a", "location": "http://m/f/"}, {"name": "b", "location": "http://m/f/"})
     answering = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))["answering"]

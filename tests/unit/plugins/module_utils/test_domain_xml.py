@@ -446,3 +446,101 @@ def test_usb_false_leaves_no_usb_controller_and_true_gives_the_default_back(conn
     # Xen adds no default controller: false only removes what is there
     xen = dx.merge(None, spec_of(usb=False), XEN_HVM)
     assert xen.findall("devices/controller") == []
+
+
+# --------------------------------------------------------------------------- the guest CPU
+def cpu_spec(cpu, hypervisor="qemu", virt_type="hvm"):
+    """A spec with the cpu option ``cpu``, its mode auto resolved for ``hypervisor`` as _domain does."""
+    spec = spec_of(virt_type, cpu=cpu)
+    spec["cpu"] = _domain_spec.resolve_cpu(spec["cpu"], hypervisor)
+    return spec
+
+
+def _cpu_text(root):
+    found = root.find("cpu")
+    return etree.tostring(found, encoding="unicode").replace('"', "'") if found is not None else None
+
+
+@pytest.mark.parametrize("platform_name,cpu,expected", [
+    # the defaults (cpu: {mode: auto}): what boots current distributions on each hypervisor
+    ("kvm", {}, "<cpu mode='host-passthrough'/>"),
+    ("qemu-q35", {}, "<cpu mode='maximum'/>"),
+    ("xen-hvm", {}, None),
+    ("xen-pv", {}, None),
+    # asked for, on any hypervisor
+    ("xen-hvm", {"mode": "host-passthrough"}, "<cpu mode='host-passthrough'/>"),
+    ("xen-pv", {"model": "Haswell"}, "<cpu mode='custom'><model fallback='forbid'>Haswell</model></cpu>"),
+    ("kvm", {"mode": "host-model"}, "<cpu mode='host-model'/>"),
+    ("kvm", {"mode": "none"}, None),
+    ("qemu-q35", {"model": "Nehalem", "features": ["+avx", "-lahf_lm", "popcnt"]},
+     "<cpu mode='custom'><model fallback='forbid'>Nehalem</model><feature policy='require' name='avx'/>"
+     "<feature policy='disable' name='lahf_lm'/><feature policy='require' name='popcnt'/></cpu>"),
+    ("kvm", {"mode": "host-passthrough", "features": ["-vmx"]},
+     "<cpu mode='host-passthrough'><feature policy='disable' name='vmx'/></cpu>"),
+])
+def test_cpu_per_hypervisor(platform_name, cpu, expected):
+    platform = PLATFORMS[platform_name]
+    root = dx.merge(None, cpu_spec(cpu, platform["hypervisor"], platform["virt_type"]), platform)
+    assert _cpu_text(root) == expected
+    assert dx.schema_errors(root) == []
+    # <cpu> sits where libvirt prints it: after <features>, before <clock>/<on_*>/<devices>
+    tags = [child.tag for child in root]
+    if expected is not None:
+        assert tags.index("cpu") == tags.index("features") + 1
+
+
+# What libvirt 9.0 writes back for each choice (virsh dumpxml --inactive after define).
+LIBVIRT_WROTE = {
+    "maximum": ({"mode": "maximum"}, "<cpu mode='maximum' check='none'/>"),
+    "host-passthrough": ({"mode": "host-passthrough"}, "<cpu mode='host-passthrough' check='none' migratable='on'/>"),
+    "host-model": ({"mode": "host-model"}, "<cpu mode='host-model' check='partial'/>"),
+    "custom": ({"model": "Nehalem", "features": ["avx", "-lahf_lm"]},
+               "<cpu mode='custom' match='exact' check='none'><model fallback='allow'>Nehalem</model>"
+               "<feature policy='require' name='avx'/><feature policy='disable' name='lahf_lm'/></cpu>"),
+    "topology": ({"mode": "maximum"},
+                 "<cpu mode='maximum' check='none'><topology sockets='1' dies='1' cores='2' threads='1'/></cpu>"),
+}
+
+
+def _with_cpu(text):
+    root = dx.merge(None, spec_of(), QEMU_Q35)
+    root.find("features").addnext(etree.fromstring(text))
+    return root
+
+
+@pytest.mark.parametrize("case", sorted(LIBVIRT_WROTE))
+def test_cpu_as_libvirt_wrote_it_is_no_change(case):
+    cpu, text = LIBVIRT_WROTE[case]
+    stored = _with_cpu(text)
+    again = dx.merge(stored, cpu_spec(cpu), {})
+    assert not dx.differs(stored, again)
+    assert not dx.differs(stored, dx.merge(stored, spec_of(), {}))  # cpu left out: kept as it is
+
+
+def test_cpu_change_keeps_topology_and_none_keeps_only_it():
+    stored = _with_cpu(LIBVIRT_WROTE["topology"][1])
+    custom = dx.merge(stored, cpu_spec({"model": "Haswell", "features": ["-hle"]}), {})
+    assert _cpu_text(custom) == (
+        "<cpu mode='custom'><model fallback='forbid'>Haswell</model><topology sockets='1' dies='1' cores='2' threads='1'/>"
+        "<feature policy='disable' name='hle'/></cpu>")
+    assert dx.schema_errors(custom) == []
+    plain = dx.merge(stored, cpu_spec({"mode": "none"}), {})
+    assert _cpu_text(plain) == (
+        "<cpu><topology sockets='1' dies='1' cores='2' threads='1'/></cpu>")
+    assert dx.cpu_choice(plain) == ("none", None, ())
+    assert dx.merge(_with_cpu("<cpu mode='maximum'/>"), cpu_spec({"mode": "none"}), {}).find("cpu") is None
+
+
+@pytest.mark.parametrize("cpu,message", [
+    ({"mode": "custom"}, "custom needs cpu.model"),
+    ({"mode": "maximum", "model": "Haswell"}, "cpu.model goes with cpu.mode custom, not maximum"),
+    ({"mode": "fast"}, "cpu.mode 'fast' is not one of auto, host-passthrough"),
+    ({"model": "Has well"}, "is not a CPU model name"),
+    ({"model": "Haswell", "features": ["avx", "-avx"]}, "names avx twice"),
+    ({"model": "Haswell", "features": ["av/x"]}, "'av/x' is not a CPU feature name"),
+    ({"features": ["avx"]}, "cpu.features need a cpu.mode"),
+    ({"mode": "none", "features": ["avx"]}, "not none"),
+])
+def test_cpu_refused_with_a_clear_message(cpu, message):
+    with pytest.raises(InvalidInput, match=message):
+        _domain_spec.check_cpu(cpu)

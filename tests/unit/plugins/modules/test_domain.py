@@ -299,3 +299,88 @@ def test_a_request_fills_the_module_defaults_and_refuses_unknown_keys():
     assert "bridge" in info.value.hint
     with pytest.raises(TypeError):
         _domain.DomainRequest("g1", memroy=512)
+
+
+# --------------------------------------------------------------------------- the guest CPU
+KVM = dict(hypervisor="kvm", virt_type="hvm", arch="x86_64", machine="pc", loader=None,
+           emulator="/usr/bin/qemu-system-x86_64")
+QEMU = dict((key, "qemu" if key == "hypervisor" else value) for key, value in KVM.items())
+
+
+def cpu_mode(result):
+    found = etree.fromstring(result["xml"]).find("cpu")
+    return found.get("mode") if found is not None else None
+
+
+@pytest.mark.parametrize("platform,cpu,mode", [
+    (KVM, None, "host-passthrough"),
+    (QEMU, None, "maximum"),
+    (XEN_HVM, None, None),
+    (KVM, {"mode": "auto"}, "host-passthrough"),
+    (XEN_HVM, {"mode": "host-passthrough"}, "host-passthrough"),
+    (KVM, {"mode": "none"}, None),
+    (QEMU, {"model": "Nehalem", "features": ["-lahf_lm"]}, "custom"),
+])
+def test_new_domain_gets_the_cpu_asked_for_or_its_hypervisors(conn, platform, cpu, mode):
+    first = _domain.ensure(conn, params(cpu=cpu, **platform), False)
+    assert first["changed"] is True and cpu_mode(first) == mode
+    assert _domain.ensure(conn, params(cpu=cpu, **platform), False)["changed"] is False
+    assert _domain.ensure(conn, params(cpu=cpu, **platform), True)["changed"] is False
+    left_out = _domain.ensure(conn, params(**platform), False)  # cpu left out: kept as it is
+    assert left_out["changed"] is False and cpu_mode(left_out) == mode
+
+
+def test_existing_domain_keeps_its_cpu_until_asked_or_its_hypervisor_changes(conn):
+    _domain.ensure(conn, params(**XEN_HVM), False)
+    assert cpu_mode(_domain.ensure(conn, params(**XEN_HVM), False)) is None
+    asked = _domain.ensure(conn, params(cpu={"mode": "host-model"}, **XEN_HVM), False)
+    assert asked["changed"] is True and cpu_mode(asked) == "host-model"
+    moved = _domain.ensure(conn, params(**QEMU), False)  # to TCG: its default, not Xen's choice
+    assert moved["changed"] is True and cpu_mode(moved) == "maximum"
+    back = _domain.ensure(conn, params(cpu={"mode": "auto"}, **KVM), False)
+    assert cpu_mode(back) == "host-passthrough"
+
+
+def test_cpu_with_xml_is_applied_on_top_and_never_defaulted(conn):
+    xml = ("<domain type='qemu'><name>g1</name><memory unit='MiB'>64</memory>"
+           "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>")
+    plain = _domain.ensure(conn, _domain.DomainRequest("g1", xml=xml), False)
+    assert cpu_mode(plain) is None
+    asked = _domain.ensure(conn, _domain.DomainRequest("g1", xml=xml, cpu={"mode": "auto"}), False)
+    assert asked["changed"] is True and cpu_mode(asked) == "maximum"
+    assert _domain.ensure(conn, _domain.DomainRequest("g1", xml=xml, cpu={"mode": "auto"}), False)["changed"] is False
+
+
+def test_cpu_mistake_is_refused_by_the_module():
+    result = module(dict(XEN_HVM, name="web01", cpu=dict(mode="custom"), **INSTALL))
+    assert result["failed"] and "cpu.mode custom needs cpu.model" in result["msg"]
+
+
+class RunningDomain(object):
+    """A running domain whose live and persistent XML differ only in the given <cpu>s."""
+
+    def __init__(self, live_cpu, persistent_cpu):
+        self.xml = dict((flags, "<domain type='kvm'><name>g1</name>%s<devices/></domain>" % cpu)
+                        for flags, cpu in ((libvirt.VIR_DOMAIN_XML_MIGRATABLE, live_cpu),
+                                           (libvirt.VIR_DOMAIN_XML_MIGRATABLE | libvirt.VIR_DOMAIN_XML_INACTIVE, persistent_cpu)))
+
+    def isActive(self):
+        return True
+
+    def XMLDesc(self, flags):
+        return self.xml[flags]
+
+
+HOST_MODEL_RUNNING = ("<cpu mode='custom' match='exact' check='full'><model fallback='forbid'>EPYC</model>"
+                      "<vendor>AMD</vendor><feature policy='require' name='acpi'/></cpu>")
+
+
+@pytest.mark.parametrize("live,persistent,pending", [
+    # host-model runs as the model libvirt expanded it to (libvirt 9.0, seen with virsh dumpxml --migratable)
+    (HOST_MODEL_RUNNING, "<cpu mode='host-model' check='partial'/>", False),
+    ("<cpu mode='maximum' check='none'/>", "<cpu mode='maximum' check='none'/>", False),
+    ("<cpu mode='maximum' check='none'/>", "<cpu mode='host-passthrough' check='none' migratable='on'/>", True),
+    ("", "<cpu mode='maximum' check='none'/>", True),
+])
+def test_restart_pending_after_a_cpu_change_only(live, persistent, pending):
+    assert _domain.restart_pending(RunningDomain(live, persistent)) is pending
