@@ -292,6 +292,30 @@ class FaultHTTPServer(ThreadingHTTPServer):
         self.server_close()
 
 
+class _LoginHandler(_FaultHandler):
+    """The fixture trees, to a client that sends the server's basic-auth login only."""
+
+    def _serve(self, head):
+        import base64
+        wanted = "Basic " + base64.b64encode(("%s:%s" % self.server.login).encode()).decode()
+        if self.headers.get("Authorization") != wanted:
+            self.server.log_request_line(self.command, self.path, "no login")
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="trees"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super()._serve(head)
+
+
+def login_http_server(root, user, password):
+    """A FaultHTTPServer serving ``root`` only to a client with this basic-auth login."""
+    server = FaultHTTPServer(root)
+    server.login = (user, password)
+    server.RequestHandlerClass = partial(_LoginHandler, directory=root)
+    return server
+
+
 # --------------------------------------------------------------------------- FTP server
 class FTPServerThread:
     """pyftpdlib serving `root` anonymously, read-only, passive mode, on 127.0.0.1."""
@@ -353,6 +377,36 @@ def run_module(name, args, check=False, diff=False, tmpdir=None):
     result["_rc"] = proc.returncode
     result["_stderr"] = proc.stderr
     return result
+
+
+def fleet_summary(stdout):
+    """The provision playbook's fleet summary in ``stdout`` as {(host, guest): (result, detail)}."""
+    import re
+    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', stdout, re.S)
+    assert match, "no fleet summary in the output:\n" + stdout[-4000:]
+    rows = {}
+    for line in json.loads("[" + match.group(1) + "]")[1:]:
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
+        rows[(parts[0], parts[1])] = (parts[2], parts[4] if len(parts) > 4 else "")
+    return rows
+
+
+# The kickstart role's batch entry point (the one guest_install uses), its results written to a file.
+KICKSTART_BATCH_PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Render a batch
+      ansible.builtin.include_role:
+        name: unattended.virt.kickstart
+        tasks_from: batch
+    - name: Keep the results for the test
+      ansible.builtin.copy:
+        content: "{{ kickstart_results | to_json }}"
+        dest: "%s"
+        mode: "0600"
+"""
 
 
 def run_playbook(playbook, *extra, env=None, timeout=1800):

@@ -50,13 +50,7 @@ def show(proc):
 
 def summary_rows(proc):
     """The fleet summary table as {(host, guest): (result, detail)}."""
-    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', proc.stdout, re.S)
-    assert match, "no summary in the output:\n" + show(proc)
-    rows = {}
-    for line in json.loads("[" + match.group(1) + "]")[1:]:
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
-        rows[(parts[0], parts[1])] = (parts[2], parts[4] if len(parts) > 4 else "")
-    return rows
+    return uvtest.fleet_summary(proc.stdout)
 
 
 def domain_facts(uri, name):

@@ -3,8 +3,6 @@
 through ansible-playbook at -vvv against a real HTTP server on 127.0.0.1 that wants basic auth;
 its output, the cache's folder and file names and every file in the cache are searched for the
 password, in check mode, on a fetch, on a cache hit and on a refused login."""
-import base64
-import functools
 import json
 import os
 
@@ -19,23 +17,9 @@ PASSWORD = "Url-Pw#7731:secret"
 WRITTEN = "Url-Pw%237731%3Asecret"   # as it must be written inside a URL
 
 
-class _LoginHandler(uvtest._FaultHandler):  # pylint: disable=protected-access
-    def _serve(self, head):
-        wanted = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-        if self.headers.get("Authorization") != wanted:
-            self.server.log_request_line(self.command, self.path, "no login")
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="trees"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        super()._serve(head)
-
-
 @pytest.fixture(scope="module")
 def login_server(fixtures):
-    server = uvtest.FaultHTTPServer(uvtest.TREES)
-    server.RequestHandlerClass = functools.partial(_LoginHandler, directory=uvtest.TREES)
+    server = uvtest.login_http_server(uvtest.TREES, USER, PASSWORD)
     yield server
     server.stop()
 

@@ -5,7 +5,6 @@ host's guests by name, and the fleet summary is always printed. What installs de
 neighbour's mistake is shown on the real libvirtd in tests/integration/test_guest_install.py."""
 import json
 import os
-import re
 import sys
 
 import pytest
@@ -31,12 +30,7 @@ def provision(tmp_path, guests, check=False, **settings):
     inventory = tmp_path / "inv.json"
     inventory.write_text(json.dumps({"all": {"hosts": {"local": variables}}}))
     proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), *(["--check"] if check else []))
-    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', proc.stdout, re.S)
-    assert match, "no fleet summary:\n" + proc.stdout[-4000:]
-    rows = {}
-    for line in json.loads("[" + match.group(1) + "]")[1:]:
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
-        rows[parts[1]] = (parts[2], parts[4] if len(parts) > 4 else "")
+    rows = dict((guest, row) for (dummy, guest), row in uvtest.fleet_summary(proc.stdout).items())
     return proc, rows, root
 
 

@@ -297,23 +297,6 @@ def test_role_writes_yescrypt_and_bcrypt_hashes_as_given(tmp_path):
     assert YESCRYPT[0] not in proc.stdout and BCRYPT not in proc.stdout
 
 
-BATCH_PLAYBOOK = """\
-- hosts: localhost
-  gather_facts: false
-  connection: local
-  tasks:
-    - name: Render a batch
-      ansible.builtin.include_role:
-        name: unattended.virt.kickstart
-        tasks_from: batch
-    - name: Keep the results for the test
-      ansible.builtin.copy:
-        content: "{{ kickstart_results | to_json }}"
-        dest: "%s"
-        mode: "0600"
-"""
-
-
 def test_batch_refuses_each_careless_request_alone(tmp_path):
     """The entry point guest_install uses: its requests come from guests' kickstart dicts, past
     Ansible's conversion, and each careless one fails alone with its message."""
@@ -327,7 +310,7 @@ def test_batch_refuses_each_careless_request_alone(tmp_path):
     ]
     result_file = tmp_path / "results.json"
     playbook = tmp_path / "play.yml"
-    playbook.write_text(BATCH_PLAYBOOK % result_file)
+    playbook.write_text(uvtest.KICKSTART_BATCH_PLAYBOOK % result_file)
     var_file = tmp_path / "vars.yml"
     var_file.write_text(yaml.safe_dump(dict(kickstart_batch=batch)))
     proc = uvtest.run_playbook(str(playbook), "-e", "@%s" % var_file, "-vvv", env=QUIET)
@@ -359,7 +342,7 @@ def test_documented_token_step_is_what_the_built_in_templates_print(tmp_path):
     kickstart_step, preseed_step = (jinja2.Template(block).render(kickstart_success_token="doc-7")
                                     for block in documented_token_steps())
     result_file = tmp_path / "results.json"
-    (tmp_path / "play.yml").write_text(BATCH_PLAYBOOK % result_file)
+    (tmp_path / "play.yml").write_text(uvtest.KICKSTART_BATCH_PLAYBOOK % result_file)
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(dict(kickstart_batch=[
         dict(kickstart_success_token="doc-7", kickstart_post="echo mine\n"),
         dict(kickstart_success_token="doc-7", kickstart_format="preseed", kickstart_post="echo mine\n")])))
@@ -385,12 +368,7 @@ def provision(tmp_path, guests):
     inventory = tmp_path / "inv.json"
     inventory.write_text(json.dumps({"all": {"hosts": {"local": host}}}))
     proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), "-vvv")
-    match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', proc.stdout, re.S)
-    assert match, "no fleet summary:\n" + proc.stdout[-4000:]
-    rows = {}
-    for line in json.loads("[" + match.group(1) + "]")[1:]:
-        parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
-        rows[parts[1]] = (parts[2], parts[4] if len(parts) > 4 else "")
+    rows = dict((guest, row) for (dummy, guest), row in uvtest.fleet_summary(proc.stdout).items())
     return proc, rows
 
 

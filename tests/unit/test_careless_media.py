@@ -2,8 +2,6 @@
 real HTTP server on 127.0.0.1 that wants a login, initrd_inject and install_batch in their own
 process.  Each case asserts the message (it names the value, never a secret, and says what to
 do) and what is on disk afterwards."""
-import base64
-import functools
 import json
 import os
 import stat
@@ -20,25 +18,9 @@ WRITTEN = "Tr33-S3cr%25t%40pw"       # ... as it is written there
 T = "test:///default"
 
 
-class _LoginHandler(uvtest._FaultHandler):  # pylint: disable=protected-access
-    """The fixture trees, to a client that sends the right basic-auth login only."""
-
-    def _serve(self, head):
-        wanted = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
-        if self.headers.get("Authorization") != wanted:
-            self.server.log_request_line(self.command, self.path, "no login")
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="trees"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        super()._serve(head)
-
-
 @pytest.fixture(scope="module")
 def login_server(fixtures):
-    server = uvtest.FaultHTTPServer(uvtest.TREES)
-    server.RequestHandlerClass = functools.partial(_LoginHandler, directory=uvtest.TREES)
+    server = uvtest.login_http_server(uvtest.TREES, USER, PASSWORD)
     yield server
     server.stop()
 

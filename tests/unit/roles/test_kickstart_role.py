@@ -256,23 +256,6 @@ def test_empty_dest_renders_and_validates_without_writing(tmp_path):
     assert proc.returncode != 0 and "bogus_command" in proc.stdout and result is None
 
 
-BATCH_PLAYBOOK = """\
-- hosts: localhost
-  gather_facts: false
-  connection: local
-  tasks:
-    - name: Render a batch
-      ansible.builtin.include_role:
-        name: unattended.virt.kickstart
-        tasks_from: batch
-    - name: Keep the results for the test
-      ansible.builtin.copy:
-        content: "{{ kickstart_results | to_json }}"
-        dest: "%s"
-        mode: "0600"
-"""
-
-
 def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
     """The batch entry point: role variables are every element's defaults, each element is
     rendered and validated on its own, and a bad element (a check, the argument spec, a
@@ -291,7 +274,7 @@ def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
     ]
     result_file = tmp_path / "results.json"
     playbook = tmp_path / "play.yml"
-    playbook.write_text(BATCH_PLAYBOOK % result_file)
+    playbook.write_text(uvtest.KICKSTART_BATCH_PLAYBOOK % result_file)
     var_file = tmp_path / "vars.yml"
     var_file.write_text(yaml.safe_dump(dict(kickstart_batch=batch, kickstart_version="RHEL9", kickstart_password_rounds=5000,
                                             kickstart_packages=["@core", "vim-enhanced"])))
