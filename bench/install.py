@@ -32,6 +32,7 @@ def our_install(tree, name, root, pool_dir):
         "guest_install_pool": os.path.basename(pool_dir),
         "guest_install_pool_path": pool_dir,
         "guest_install_memory": 256,
+        "guest_install_enforce_floors": False,   # the stand-in needs less than a real installer
         "guest_install_vcpus": 1,
         "guest_install_disk_size": "16M",
         "guest_install_disk_format": "raw",

@@ -17,8 +17,9 @@ export PATH="$UV_VENV/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$UV_COLLECTIONS" ANSI
        ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
 
 inventory() {  # inventory STATE: the demo fleet, one host (this machine) with three guests
-  local state=$1 location=$2 memory=256 disk=16M args='[panic=-1]' timeout=600
-  if [ -n "${LOCATION:-}" ]; then memory=2048; disk=20G; args='[]'; timeout=7200; fi
+  # the demo's own stand-in installer runs in 256 MiB and a 16M disk, below a real installer's floors
+  local state=$1 location=$2 memory=256 disk=16M args='[panic=-1]' timeout=600 floors=false
+  if [ -n "${LOCATION:-}" ]; then memory=2048; disk=20G; args='[]'; timeout=7200; floors=true; fi
   cat <<INV
 all:
   hosts:
@@ -37,6 +38,7 @@ all:
       guest_install_interfaces: [{type: user}]
       guest_install_extra_args: $args
       guest_install_timeout: $timeout
+      guest_install_enforce_floors: $floors
       guest_install_progress_interval: 10
       guest_install_state: $state
       guest_install_guests:

@@ -172,6 +172,7 @@ def guest_install_host_vars(uri, root, pool=None, **extra):
         "guest_install_interfaces": [{"type": "user"}],
         "guest_install_extra_args": ["panic=-1"],   # a kernel panic ends the guest instead of hanging
         "guest_install_timeout": 300,
+        "guest_install_enforce_floors": False,   # the stand-in installer runs in 256 MiB and a 16M disk
         "guest_install_progress_interval": 5,
     }
     values.update(extra)

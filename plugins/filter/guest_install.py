@@ -34,7 +34,7 @@ _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 # they are written; vars/main.yml hands them over as __guest_install_defaults).
 DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "cpu", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
                 "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir",
-                "cache_dir", "concurrency")
+                "cache_dir", "concurrency", "enforce_floors")
 
 
 def _pick(guest, defaults, key):
@@ -182,6 +182,7 @@ def normalize(guest, defaults):
         "media": media_options,
         "confirm_token": bool(_pick(guest, defaults, "confirm_token")),
         "timeout": timeout,
+        "enforce_floors": bool(defaults["enforce_floors"]),
         "initrd": "%s/%s-initrd.img" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),

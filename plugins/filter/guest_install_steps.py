@@ -24,6 +24,7 @@ import re
 import string
 
 from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_result
+from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
 
 # The answer-file format of each tree family install_media reports.
 FORMAT_OF_FAMILY = dict(
@@ -41,6 +42,10 @@ KICKSTART_VERSION_OF_FAMILY = dict(
 # (and always under TCG) the virtual timer can miss the check's short window, and the kernel then
 # panics with "IO-APIC + timer doesn't work" before the installer starts.
 KERNEL_ARGS_OF_VIRT_TYPE = {"pv": ["console=hvc0"], "hvm": ["console=ttyS0,115200n8", "no_timer_check"]}
+# What each installer needs at least (memory MiB, disk bytes), by answer-file format: d-i runs in
+# 512 MiB with its graphical parts off; anaconda needs 2 GiB, and a minimal system with the
+# partitions autopart makes needs about 4 GiB of disk.
+FLOORS = {"preseed": ("d-i", 512, 2 << 30), "kickstart": ("anaconda", 2048, 4 << 30)}
 _TOKEN_CHARS = string.ascii_lowercase + string.digits
 _RANDOM = random.SystemRandom()
 
@@ -90,6 +95,24 @@ def format_contradiction(guest, media):
     return None
 
 
+def floor_problem(guest, media, answer_format):
+    """Why ``guest`` has too little memory or disk for its tree's installer, or None. Trees
+    whose family is not detected (an installer of the user's own) are not checked."""
+    family = (media.get("tree") or {}).get("family")
+    if not guest.get("enforce_floors", True) or str(family or "").lower() not in FORMAT_OF_FAMILY:
+        return None
+    installer, memory, disk = FLOORS[answer_format]
+    problems = []
+    if guest["memory"] < memory:
+        problems.append("memory %d MiB is below the %d MiB %s needs" % (guest["memory"], memory, installer))
+    if parse_size(guest["disk"]["size"]) < disk:
+        problems.append("disk size %s is below the %d GiB a %s install needs" % (guest["disk"]["size"], disk >> 30, family))
+    if not problems:
+        return None
+    return ("%s: it would stop or be killed mid-install. Give more, or set guest_install_enforce_floors: false for an "
+            "installer of your own that needs less" % "; ".join(problems))
+
+
 def guest_install_answers(batch, media):
     """``{answering, failed}`` for a batch: each guest whose media is there, with a new token
     and its answer-file request; each guest whose media failed, as a failed result."""
@@ -105,8 +128,12 @@ def guest_install_answers(batch, media):
             failed.append(_failed(guest["name"], contradiction))
             continue
         token = success_token()
-        answering.append({"guest": guest, "media": fetched, "token": token,
-                          "request": answer_request(guest, fetched, token)})
+        request = answer_request(guest, fetched, token)
+        too_small = floor_problem(guest, fetched, request["kickstart_format"])
+        if too_small:
+            failed.append(_failed(guest["name"], too_small))
+            continue
+        answering.append({"guest": guest, "media": fetched, "token": token, "request": request})
     return {"answering": answering, "failed": failed}
 
 

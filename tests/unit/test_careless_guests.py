@@ -93,3 +93,10 @@ def test_one_guest_name_on_two_hosts_installs_on_both_with_a_warning(tmp_path):
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     proc = uvtest.run_playbook("unattended.virt.provision", "-i", str(inventory), "--check")
     assert "WARNING - the same guest name on several hosts: web01 (hv1, hv2)" in proc.stdout, proc.stdout[-4000:]
+
+
+def test_a_guest_below_its_installers_floor_is_refused_before_anything_is_defined(tmp_path):
+    proc, rows, root = provision(tmp_path, [{"name": "small", "location": FEDORA}])   # 256 MiB, the host's setting
+    assert proc.returncode != 0
+    assert rows["small"][0] == "failed" and "memory 256 MiB is below the 2048 MiB anaconda needs" in rows["small"][1], rows
+    assert not os.path.exists(str(root / "work")) or os.listdir(str(root / "work")) in ([], [".install.lock"])

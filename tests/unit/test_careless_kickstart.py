@@ -362,7 +362,7 @@ def provision(tmp_path, guests):
     root = tmp_path / "host"
     host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
             "guest_install_uri": "test:///default", "guest_install_memory": 256, "guest_install_vcpus": 1,
-            "guest_install_hypervisor": "xen", "guest_install_cache_dir": str(root / "cache"),
+            "guest_install_hypervisor": "xen", "guest_install_enforce_floors": False, "guest_install_cache_dir": str(root / "cache"),
             "guest_install_work_dir": str(root / "work"), "guest_install_pool_path": str(root / "pool"),
             "guest_install_guests": guests}
     inventory = tmp_path / "inv.json"

@@ -167,3 +167,25 @@ def test_os_family_chooses_the_format_of_an_undetected_tree():
     unknown = dict(FEDORA, tree={"family": None, "version": None})
     answers = guest_install_answers(batch, media_for(batch, unknown))
     assert answers["answering"][0]["request"]["kickstart_format"] == "preseed"
+
+
+@pytest.mark.parametrize("guest, tree, words", [
+    ({"memory": 1024}, FEDORA, "memory 1024 MiB is below the 2048 MiB anaconda needs"),
+    ({"disk": {"size": "3G"}}, FEDORA, "disk size 3G is below the 4 GiB a Fedora install needs"),
+    ({"memory": 256, "disk": {"size": "1G"}}, DEBIAN, "memory 256 MiB is below the 512 MiB d-i needs; disk size 1G"),
+])
+def test_a_guest_below_its_installers_floor_fails_before_anything_is_defined(guest, tree, words):
+    batch = batch_of(dict({"name": "small", "location": "http://m/t/"}, **guest), {"name": "big", "location": "http://m/t/"})
+    answers = guest_install_answers(batch, media_for(batch, tree, tree))
+    assert [item["guest"]["name"] for item in answers["answering"]] == ["big"]
+    assert answers["failed"][0]["name"] == "small" and words in answers["failed"][0]["reason"], answers["failed"]
+    assert "guest_install_enforce_floors: false" in answers["failed"][0]["reason"]
+
+
+def test_floors_leave_undetected_trees_and_can_be_turned_off():
+    unknown = dict(FEDORA, tree={"family": None, "version": None})
+    batch = batch_of({"name": "tiny", "location": "http://m/x/", "memory": 64, "disk": {"size": "16M"}})
+    assert guest_install_answers(batch, media_for(batch, unknown))["failed"] == []
+    plan = guest_install_plan([{"name": "tiny", "location": "http://m/f/", "memory": 64, "disk": {"size": "16M"}}], [],
+                              dict(DEFAULTS, enforce_floors=False), uvtest.role_entry_options("guest_install", "guest"))
+    assert guest_install_answers(plan["install"], media_for(plan["install"], FEDORA))["failed"] == []
