@@ -110,9 +110,10 @@ def resolve(p, check=False, mover=None, warn=None):
                 tree["volume_id"] = source.volume_id
             args = _tree.install_args(found["installer"], location,
                                       iso_volume_id=source.volume_id if iso else None,
-                                      local=isinstance(source, _sources.LocalSource))
+                                      local=isinstance(source, _sources.LocalSource),
+                                      family=found.get("family"), version=found.get("version"))
         result.update(tree=tree, install_args=args)
-        if args and (user or password) and warn and not args[0].startswith(("inst.repo=hd:", "install=cd:")):
+        if args and (user or password) and warn and not args[0].split("=", 1)[1].startswith(("hd:", "cd:", "cdrom")):
             warn("install_args point the installer in the guest at %s without the login used here: a login never goes "
                  "on a kernel command line, where the guest's definition would show it. The server must let the guest "
                  "read the packages without one" % location)

@@ -401,31 +401,117 @@ def hint_of(found):
 
 
 # Where each answer-file format goes in the installer's initrd, and the kernel arguments that make
-# the installer read it from there (anaconda; d-i, unattended at critical priority).
+# the installer read it from there (anaconda of today; d-i, unattended at critical priority).
+# answer_args() gives the ones of an older anaconda.
 ANSWER_FILES = {
     "kickstart": ("/ks.cfg", ["inst.ks=file:/ks.cfg"]),
     "preseed": ("/preseed.cfg", ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]),
 }
 
+# The kernel arguments that each installer generation takes, by lineage and by the first major
+# version of the generation (rows of a lineage go oldest first).  Columns:
+#   repo    the argument naming the install source (None: the installer finds its own);
+#   answer  the argument naming the kickstart (None: this collection renders none for it);
+#   iso     the source's value when the install ISO is attached as the guest's CD-ROM
+#           (LABEL: the ISO's volume id, spaces written \x20);
+#   nfs     the source's value for an NFS tree (OPTS: "nfsvers=N:" or nothing).
+# Anaconda before Fedora 19 and RHEL 7 (RHEL 5 and 6, Fedora 9 the seed) is given method= and ks=:
+# every anaconda up to Fedora 41 takes method= (its later C loader and the dracut-based anaconda of
+# Fedora 17 on call it a deprecated spelling of repo=/inst.repo=), and the loader reads ks=file:/PATH
+# from the initrd.  Fedora 19 and RHEL 7 on are given the inst. spellings, the only ones Fedora 34 and
+# later still read (virt-install and libosinfo draw the same line for the source argument).  A family
+# or version this table does not know gets the newest row of its installer: trees of today say
+# "Rawhide", "ELN" or a new distribution's name, never an old one.
+KERNEL_ARGS = {
+    ("anaconda", "fedora"): (
+        dict(since=0, repo="method", answer="ks", iso="cdrom", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=19, repo="inst.repo", answer="inst.ks", iso="hd:LABEL={label}", nfs="nfs:{opts}{host}:/{path}"),
+    ),
+    ("anaconda", "rhel"): (
+        dict(since=0, repo="method", answer="ks", iso="cdrom", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=7, repo="inst.repo", answer="inst.ks", iso="hd:LABEL={label}", nfs="nfs:{opts}{host}:/{path}"),
+    ),
+    ("anaconda", None): (
+        dict(since=0, repo="inst.repo", answer="inst.ks", iso="hd:LABEL={label}", nfs="nfs:{opts}{host}:/{path}"),
+    ),
+    # linuxrc: install=URL (nfs://host/path as it is), the attached DVD as cd:/; AutoYaST is not rendered here.
+    ("suse", None): (
+        dict(since=0, repo="install", answer=None, iso="cd:/", nfs="nfs://{host}/{path}"),
+    ),
+    # d-i: the mirror comes from the preseed.
+    ("debian", None): (
+        dict(since=0, repo=None, answer=None, iso=None, nfs=None),
+    ),
+}
 
-def install_args(installer, location, iso_volume_id=None, local=False):
-    """The kernel arguments that tell the installer where its packages are."""
-    if installer == "anaconda":
-        if iso_volume_id:
-            return ["inst.repo=hd:LABEL=%s" % iso_volume_id.replace(" ", "\\x20")]
-        if local:
-            return []
-        if location.startswith("nfs://"):
-            rest, _sep, query = location[len("nfs://"):].partition("?")
-            host, _sep, path = rest.partition("/")
-            version = re.search(r"(?:^|&)version=(\d+)", query)
-            options = "nfsvers=%s:" % version.group(1) if version else ""
-            return ["inst.repo=nfs:%s%s:/%s" % (options, host, path)]
-        return ["inst.repo=%s" % location]
-    if installer == "suse":
-        if iso_volume_id:
-            return ["install=cd:/"]
-        if local:
-            return []
-        return ["install=%s" % (location.split("?")[0] if location.startswith("nfs://") else location)]
-    return []
+# Families that keep RHEL's major version (rebuilds and RHEL's upstream), lower case, as .treeinfo
+# files name them in [release] name or [general] family.
+_RHEL_FAMILIES = ("red hat enterprise linux", "rhel", "centos", "scientific", "rocky", "almalinux",
+                  "oracle linux", "circle linux", "eurolinux", "navy linux")
+
+
+def lineage(installer, family):
+    """The KERNEL_ARGS lineage of a tree: ``fedora``, ``rhel`` or None (unknown, or not anaconda)."""
+    if installer != "anaconda":
+        return None
+    name = (family or "").strip().lower()
+    if re.match(r"^fedora\b", name):
+        return "fedora"
+    if name.startswith(_RHEL_FAMILIES) or re.search(r"\b(rhel|centos)\b", name):
+        return "rhel"
+    return None
+
+
+def major_version(version):
+    """The leading number of a tree's version ('7.6' -> 7, '9-stream' -> 9); None for 'Rawhide'."""
+    match = re.match(r"^\s*(\d+)", str(version or ""))
+    return int(match.group(1)) if match else None
+
+
+def kernel_args_row(installer, family=None, version=None):
+    """The KERNEL_ARGS row for an installer, the tree's family and its version."""
+    rows = KERNEL_ARGS.get((installer, lineage(installer, family))) or KERNEL_ARGS.get((installer, None))
+    if rows is None:
+        return dict(since=0, repo=None, answer=None, iso=None, nfs=None)
+    major = major_version(version)
+    if major is None:
+        return rows[-1]
+    found = rows[0]
+    for row in rows:
+        if major >= row["since"]:
+            found = row
+    return found
+
+
+def answer_args(family, version, answer_format, installer=None):
+    """The kernel arguments that make the installer read its answer file from the initrd
+    (ANSWER_FILES), with the kickstart argument of the tree's anaconda generation: ``ks=`` before
+    Fedora 19 and RHEL 7, ``inst.ks=`` from them on.  ``family`` and ``version`` are the tree's
+    (install_media's ``tree.family`` and ``tree.version``); None gives today's spelling."""
+    if answer_format not in ANSWER_FILES:
+        raise InvalidInput("unknown answer file format %r" % answer_format,
+                           hint="Use one of %s" % ", ".join(sorted(ANSWER_FILES)))
+    path, args = ANSWER_FILES[answer_format]
+    if answer_format != "kickstart":
+        return list(args)
+    row = kernel_args_row(installer or "anaconda", family, version)
+    return ["%s=file:%s" % (row["answer"] or "inst.ks", path)]
+
+
+def install_args(installer, location, iso_volume_id=None, local=False, family=None, version=None):
+    """The kernel arguments that tell the installer where its packages are, spelled for the
+    installer generation of the tree's ``family`` and ``version`` (KERNEL_ARGS)."""
+    row = kernel_args_row(installer, family, version)
+    if not row["repo"]:
+        return []
+    if iso_volume_id:
+        return ["%s=%s" % (row["repo"], row["iso"].format(label=iso_volume_id.replace(" ", "\\x20")))]
+    if local:
+        return []
+    if location.startswith("nfs://"):
+        rest, _sep, query = location[len("nfs://"):].partition("?")
+        host, _sep, path = rest.partition("/")
+        nfs_version = re.search(r"(?:^|&)version=(\d+)", query)
+        options = "nfsvers=%s:" % nfs_version.group(1) if nfs_version else ""
+        return ["%s=%s" % (row["repo"], row["nfs"].format(opts=options, host=host, path=path))]
+    return ["%s=%s" % (row["repo"], location)]

@@ -1,4 +1,6 @@
 """Tree detection on every layout, with trees held in dicts (path -> bytes)."""
+import os
+
 import pytest
 
 from ansible_collections.unattended.virt.plugins.module_utils import _tree
@@ -325,6 +327,108 @@ def test_broken_ini_is_refused():
     ("suse", "ftp://m/leap/", None, False, ["install=ftp://m/leap/"]),
     ("suse", "/srv/s.iso", "SLE", True, ["install=cd:/"]),
     ("debian", "http://m/d/", None, False, []),
+    ("debian", "/srv/d.iso", "Debian 12", True, []),
 ])
-def test_install_args(installer, location, volid, local, args):
+def test_install_args_without_a_version_are_todays(installer, location, volid, local, args):
     assert _tree.install_args(installer, location, iso_volume_id=volid, local=local) == args
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "treeinfo")
+
+# Real .treeinfo files of old and new releases (data/treeinfo/README.md says where each comes from),
+# and the spelling each one's installer gets: source argument, kickstart argument, attached ISO.
+OLD = ("method", "ks", "cdrom")
+NEW = ("inst.repo", "inst.ks", "hd:LABEL=")
+TREEINFO_FILES = [
+    # file, arch, family, version, lineage, spelling
+    ("fedora-9-Fedora.x86_64", "x86_64", "Fedora", "9", "fedora", OLD),
+    ("fedora-12-Fedora.x86_64", "x86_64", "Fedora", "12", "fedora", OLD),
+    ("fedora-16-Fedora.x86_64", "x86_64", "Fedora", "16", "fedora", OLD),
+    ("fedora-17-Fedora.x86_64", "x86_64", "Fedora", "17", "fedora", OLD),
+    ("fedora-18-Fedora.x86_64", "x86_64", "Fedora", "18", "fedora", OLD),
+    ("fedora-19-Fedora.x86_64", "x86_64", "Fedora", "19", "fedora", NEW),
+    ("fedora-21-Server.x86_64", "x86_64", "Fedora-Server", "21", "fedora", NEW),
+    ("fedora-30-Server.x86_64", "x86_64", "Fedora", "30", "fedora", NEW),
+    ("centos-6.10.x86_64", "x86_64", "CentOS", "6.10", "rhel", OLD),
+    ("RHEL-7-Server-optional.x86_64", None, "Red Hat Enterprise Linux", "7.0", "rhel", NEW),
+    ("rhel-7.6.x86_64", "x86_64", "Red Hat Enterprise Linux", "7.6", "rhel", NEW),
+    ("scientific-7.8.x86_64", "x86_64", "Scientific Linux", "7.8", "rhel", NEW),
+    ("RHEL-8-BETA.x86_64", None, "Red Hat Enterprise Linux", "8.0", "rhel", NEW),
+    ("written-rhel-9.4.x86_64", "x86_64", "Red Hat Enterprise Linux", "9.4", "rhel", NEW),
+    ("written-centos-stream-9.aarch64", "aarch64", "CentOS Stream", "9", "rhel", NEW),
+]
+
+
+def _read(name):
+    with open(os.path.join(DATA, name), "rb") as handle:
+        return handle.read()
+
+
+@pytest.mark.parametrize("name,arch,family,version,line,spelling", TREEINFO_FILES, ids=[t[0] for t in TREEINFO_FILES])
+def test_installer_arguments_of_real_treeinfo_files(name, arch, family, version, line, spelling):
+    if arch:  # a tree with installer images: the facts detect() gives, as install_media uses them
+        found = _tree.detect(DictTree({".treeinfo": _read(name)}), "http://m/t/", arch)
+        assert found["installer"] == "anaconda" and found["kernel"] == "images/pxeboot/vmlinuz"
+    else:  # a variant tree without images (optional, AppStream): its facts still say which anaconda
+        found = _tree.parse_treeinfo(_read(name))
+    assert (found["family"], found["version"]) == (family, version)
+    assert _tree.lineage("anaconda", found["family"]) == line
+    repo, answer, iso = spelling
+    args = dict(family=found["family"], version=found["version"])
+    assert _tree.install_args("anaconda", "http://m/t/", **args) == ["%s=http://m/t/" % repo]
+    assert _tree.install_args("anaconda", "nfs://srv/t/?version=3", **args) == ["%s=nfs:nfsvers=3:srv:/t/" % repo]
+    iso_arg = _tree.install_args("anaconda", "/srv/t.iso", iso_volume_id="OS 1", local=True, **args)
+    assert iso_arg == ["%s=%s" % (repo, iso + "OS\\x201" if iso.endswith("=") else iso)]
+    assert _tree.answer_args(found["family"], found["version"], "kickstart") == ["%s=file:/ks.cfg" % answer]
+
+
+def test_suse_treeinfo_gets_install_whatever_its_version():
+    found = _tree.detect(DictTree({".treeinfo": _read("opensuse-leap-15.1.x86_64")}), "http://m/s/", "x86_64")
+    assert (found["installer"], found["family"], found["version"]) == ("suse", "openSUSE Leap", "15.1")
+    for version in (found["version"], "10.3", None):
+        assert _tree.install_args("suse", "http://m/s/", family=found["family"], version=version) == ["install=http://m/s/"]
+        assert _tree.install_args("suse", "/srv/s.iso", iso_volume_id="SLE", local=True, family=found["family"],
+                                  version=version) == ["install=cd:/"]
+
+
+@pytest.mark.parametrize("family,version,line,repo", [
+    ("Fedora", "Rawhide", "fedora", "inst.repo"),     # rawhide trees: the newest spelling
+    ("Fedora", "development", "fedora", "inst.repo"),
+    ("Fedora", "18", "fedora", "method"),
+    ("Fedora", "19", "fedora", "inst.repo"),
+    ("Red Hat Enterprise Linux", "5.11", "rhel", "method"),
+    ("Red Hat Enterprise Linux", "6", "rhel", "method"),
+    ("RHEL", "7", "rhel", "inst.repo"),
+    ("CentOS", "7", "rhel", "inst.repo"),
+    ("CentOS Stream", "8-stream", "rhel", "inst.repo"),
+    ("Rocky Linux", "8.9", "rhel", "inst.repo"),
+    ("AlmaLinux", "9.3", "rhel", "inst.repo"),
+    ("Oracle Linux Server", "6.10", "rhel", "method"),
+    ("Scientific", "6.9", "rhel", "method"),
+    ("Generic", "1", None, "inst.repo"),               # unknown anaconda family: today's spelling
+    (None, None, None, "inst.repo"),
+    ("SUSE Linux Enterprise Server", "15.5", None, "inst.repo"),  # not a RHEL rebuild by its name
+])
+def test_lineage_and_version_choose_the_row(family, version, line, repo):
+    assert _tree.lineage("anaconda", family) == line
+    assert _tree.install_args("anaconda", "http://m/x/", family=family, version=version) == ["%s=http://m/x/" % repo]
+
+
+def test_the_table_is_ordered_and_complete():
+    columns = {"since", "repo", "answer", "iso", "nfs"}
+    for (installer, line), rows in _tree.KERNEL_ARGS.items():
+        assert installer in ("anaconda", "suse", "debian") and line in ("fedora", "rhel", None)
+        assert [row["since"] for row in rows] == sorted(row["since"] for row in rows) and rows[0]["since"] == 0
+        for row in rows:
+            assert set(row) == columns
+            assert bool(row["repo"]) == bool(row["iso"]) == bool(row["nfs"])
+
+
+def test_answer_args():
+    assert _tree.answer_args(None, None, "kickstart") == ["inst.ks=file:/ks.cfg"]
+    assert _tree.answer_args("Fedora", "9", "kickstart") == ["ks=file:/ks.cfg"]
+    assert _tree.answer_args("Fedora", "40", "kickstart") == _tree.ANSWER_FILES["kickstart"][1]
+    assert _tree.answer_args("debian", "12", "preseed") == ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]
+    assert _tree.answer_args("Fedora", "9", "preseed") == _tree.ANSWER_FILES["preseed"][1]
+    with pytest.raises(InvalidInput, match="unknown answer file format 'autoyast'"):
+        _tree.answer_args("openSUSE Leap", "15.5", "autoyast")
