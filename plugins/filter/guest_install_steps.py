@@ -60,7 +60,9 @@ def success_token():
 
 
 def answer_request(guest, media, token):
-    """The kickstart role's request (kickstart_* variables) for ``guest``'s answer file."""
+    """The kickstart role's request (kickstart_* variables) for ``guest``'s answer file; the tree's
+    location and family tell the role where the installer gets its packages, unless the guest's
+    kickstart settings say so themselves."""
     tree = media.get("tree") or {}
     family = str(tree.get("family") or "").lower()
     tree_major = str(tree.get("version") or "").split(".", 1)[0]
@@ -71,6 +73,9 @@ def answer_request(guest, media, token):
     request = {
         "kickstart_format": settings.get("format") or guest.get("os_family") or FORMAT_OF_FAMILY.get(family, "kickstart"),
         "kickstart_hostname": re.sub(r"[^A-Za-z0-9.-]", "-", guest["name"]),
+        # where the packages come from (the plan took any login off the location)
+        "kickstart_location": media.get("location") or guest.get("location") or "",
+        "kickstart_family": str(tree.get("family") or ""),
     }
     for key, value in settings.items():
         if key not in ("format", "version"):

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.unattended.virt.plugins.module_utils import _mirror
 from ansible_collections.unattended.virt.plugins.module_utils._tree import ANSWER_FILES
 
 try:
@@ -39,6 +40,8 @@ USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 SUCCESS_TOKEN = re.compile(r"^[A-Za-z0-9._:@+-]*$")
 HOST_NAME = re.compile(r"^[A-Za-z0-9.-]*$")
 NETWORK_KEYS = ("address", "netmask", "gateway", "nameservers", "device")
+# Kickstart commands that name the install source: one in kickstart_extra replaces the url line.
+SOURCE_COMMANDS = re.compile(r"^\s*(url|cdrom|nfs|harddrive|liveimg|ostreesetup|ostreecontainer|bootc)(\s|$)", re.MULTILINE)
 
 # Crypt hashes: libxcrypt's alphabet (./0-9A-Za-z) and, per form, the characters the last one of a
 # field can be (a field's bit count is rarely a multiple of 6, and crypt never writes the spare
@@ -261,6 +264,7 @@ def kickstart_checks(variables):
         problems.append("kickstart_success_token uses letters, digits and ._:@+- only")
     if not HOST_NAME.match(str(variables.get("kickstart_hostname") or "")):
         problems.append("kickstart_hostname uses letters, digits, . and - only")
+    problems.extend(_source_problems(variables))
     if variables.get("kickstart_root_password") and variables.get("kickstart_root_password_hash"):
         problems.append("give kickstart_root_password or kickstart_root_password_hash, not both")
     elif variables.get("kickstart_root_password_hash"):
@@ -268,6 +272,33 @@ def kickstart_checks(variables):
         if reason:
             problems.append(_hash_message("kickstart_root_password_hash", reason, "kickstart_root_password"))
     return problems
+
+
+def _source_problems(variables):
+    """The mirror, suite, proxy and security archive given, each one a URL the installer can use."""
+    mirror = variables.get("kickstart_mirror") or {}
+    updates = variables.get("kickstart_updates") or {}
+    found = [mirror.get("url") and _mirror.mirror_url_problem(mirror["url"]),
+             mirror.get("suite") and _mirror.suite_problem(mirror["suite"]),
+             variables.get("kickstart_proxy") and _mirror.proxy_problem(variables["kickstart_proxy"]),
+             updates.get("security_url") and _mirror.security_url_problem(updates["security_url"])]
+    return [problem for problem in found if problem]
+
+
+def sources(variables):
+    """Where the installer gets its packages, for the template: ``kickstart__url`` (the tree of a
+    kickstart's ``url`` line; empty when the location is not one anaconda can read over the network,
+    or when kickstart_extra names a source itself), ``kickstart__archive`` (a preseed's mirror:
+    protocol, host, directory, suite, source) and ``kickstart__apt_services`` and
+    ``kickstart__security`` (a preseed's security and updates archives)."""
+    mirror = variables.get("kickstart_mirror") or {}
+    updates = variables.get("kickstart_updates") or {}
+    location, family = variables.get("kickstart_location") or "", variables.get("kickstart_family") or ""
+    url = "" if SOURCE_COMMANDS.search(variables.get("kickstart_extra") or "") else _mirror.tree_url(location, mirror)
+    services = [name for name in ("security", "updates") if updates.get(name, True)]
+    return {"kickstart__url": url, "kickstart__archive": _mirror.apt_archive(location, family, mirror),
+            "kickstart__apt_services": services,
+            "kickstart__security": _mirror.security_source(family, updates.get("security_url") or "")}
 
 
 def _hash_message(where, reason, plain):
@@ -399,7 +430,8 @@ def kickstart_prepare(variables, options):
     when there are any), the ``template`` (the request's own, or the built-in one of its format)
     and the ``vars`` it is rendered with: the request's (of the declared types), plus
     ``kickstart__root_hash`` and ``kickstart__users`` (plain passwords hashed; the salt comes
-    from the host name and destination, so a rerun gives the same file)."""
+    from the host name and destination, so a rerun gives the same file), and the package
+    sources (``sources``)."""
     variables, errors = kickstart_types(variables, options)
     errors += kickstart_checks(variables)
     if errors:
@@ -414,6 +446,7 @@ def kickstart_prepare(variables, options):
     except AnsibleFilterError as err:
         return {"errors": [err.message]}
     template_vars = dict(variables, kickstart__root_hash=root_hash, kickstart__users=users)
+    template_vars.update(sources(variables))
     template = variables["kickstart_template"] or variables["kickstart_format"] + ".cfg.j2"
     return {"errors": [], "template": template, "vars": template_vars}
 

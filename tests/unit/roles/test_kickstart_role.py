@@ -171,6 +171,78 @@ def test_preseed_same_variables(tmp_path):
     assert [m.group(2) for m in map(stand_in.match, text.splitlines()) if m][0] == "deb1.example.test"
 
 
+def selections_of(text):
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            owner, question, kind, value = (line.split(None, 3) + [""])[:4]
+            out[question] = (kind, value)
+    return out
+
+
+@pytest.mark.parametrize("variables, expected, absent", [
+    # the archive of the netboot tree, its suite; a proxy; no security or updates archives
+    (dict(kickstart_location="https://apt.example.test:8443/debian/dists/trixie/main/installer-amd64/current/images/",
+          kickstart_family="Debian", kickstart_proxy="http://proxy.example.test:3128",
+          kickstart_updates=dict(security=False, updates=False)),
+     {"mirror/protocol": ("string", "https"), "mirror/https/hostname": ("string", "apt.example.test:8443"),
+      "mirror/https/directory": ("string", "/debian"), "mirror/https/proxy": ("string", "http://proxy.example.test:3128"),
+      "mirror/suite": ("string", "trixie"), "apt-setup/services-select": ("multiselect", "")},
+     ["apt-setup/security_host", "mirror/http/hostname"]),
+    # an ISO: Ubuntu's public archive, the installer's own suite, the public security archive
+    (dict(kickstart_location="/srv/iso/ubuntu-20.04-legacy-server-amd64.iso", kickstart_family="Ubuntu"),
+     {"mirror/http/hostname": ("string", "archive.ubuntu.com"), "mirror/http/directory": ("string", "/ubuntu"),
+      "mirror/http/proxy": ("string", ""), "apt-setup/services-select": ("multiselect", "security, updates"),
+      "apt-setup/security_host": ("string", "security.ubuntu.com"), "apt-setup/security_path": ("string", "/ubuntu")},
+     ["mirror/suite"]),
+    # a mirror and security archive given win over the location
+    (dict(kickstart_location="http://deb.debian.org/debian/dists/bookworm/main/installer-amd64/", kickstart_family="Debian",
+          kickstart_mirror=dict(url="ftp://site.example.test/pub/debian"),
+          kickstart_updates=dict(updates=False, security_url="http://site.example.test/debian-security")),
+     {"mirror/protocol": ("string", "ftp"), "mirror/ftp/hostname": ("string", "site.example.test"),
+      "mirror/ftp/directory": ("string", "/pub/debian"), "mirror/suite": ("string", "bookworm"),
+      "apt-setup/services-select": ("multiselect", "security"),
+      "apt-setup/security_host": ("string", "site.example.test"), "apt-setup/security_path": ("string", "/debian-security")},
+     ["mirror/http/hostname"]),
+])
+def test_preseed_names_the_archive_of_its_location(tmp_path, variables, expected, absent):
+    dest = tmp_path / "preseed.cfg"
+    proc, _result, text = render(tmp_path, dict(variables, kickstart_format="preseed", kickstart_dest=str(dest),
+                                                kickstart_hostname="deb2.example.test"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    selections = selections_of(text)
+    assert selections["mirror/country"] == ("string", "manual")
+    for question, value in expected.items():
+        assert selections[question] == value, question
+    for question in absent:
+        assert question not in selections
+    assert "deb.debian.org" not in text or variables["kickstart_location"].startswith("http://deb.debian.org")
+
+
+@pytest.mark.parametrize("variables, url, proxy", [
+    (dict(kickstart_location="http://mirror.example.test/fedora/releases/40/Everything/x86_64/os/",
+          kickstart_proxy="http://proxy.example.test:3128"),
+     "http://mirror.example.test/fedora/releases/40/Everything/x86_64/os/", "http://proxy.example.test:3128"),
+    (dict(kickstart_location="/srv/iso/Fedora-Server-dvd-x86_64-40.iso"), None, ""),
+    (dict(kickstart_location="/srv/iso/Fedora-Server-dvd-x86_64-40.iso", kickstart_mirror=dict(url="https://site.example.test/f40/")),
+     "https://site.example.test/f40/", ""),
+])
+def test_kickstart_url_is_the_tree_booted_from(tmp_path, variables, url, proxy):
+    dest = tmp_path / "src.ks"
+    proc, _result, text = render(tmp_path, dict(variables, kickstart_dest=str(dest), kickstart_hostname="f.example.test"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    handler = pykickstart_handler(text, "F40")
+    assert (handler.url.url, handler.url.proxy) == (url, proxy)
+
+
+def test_a_broken_proxy_fails_before_writing(tmp_path):
+    dest = tmp_path / "never.cfg"
+    proc, _result, text = render(tmp_path, dict(kickstart_format="preseed", kickstart_dest=str(dest),
+                                                kickstart_proxy="proxy.example.test:3128"))
+    assert proc.returncode != 0 and text is None
+    assert "kickstart_proxy 'proxy.example.test:3128' is not an http:// or https:// URL" in proc.stdout
+
+
 def test_post_script_of_preseed_runs_as_written(tmp_path):
     """late_command is one line: the role's quoting must give back the user's script."""
     dest = tmp_path / "preseed.cfg"

@@ -51,6 +51,17 @@ def test_a_guest_setting_wins_over_the_tree():
     assert "kickstart_format" not in [key for key in request if key.startswith("kickstart_kickstart")]
 
 
+def test_answer_requests_say_where_the_packages_come_from():
+    batch = batch_of({"name": "d", "location": "http://ann:pw@m/debian/dists/bookworm/main/installer-amd64/"},
+                     {"name": "own", "location": "http://m/debian/dists/bookworm/main/installer-amd64/",
+                      "kickstart": {"location": "http://site/debian/dists/trixie/main/installer-amd64/", "family": "Ubuntu"}})
+    answers = guest_install_answers(batch, media_for(batch, DEBIAN, DEBIAN))
+    plain, own = [item["request"] for item in answers["answering"]]
+    assert plain["kickstart_location"] == "http://m/debian/dists/bookworm/main/installer-amd64/"   # never the login
+    assert plain["kickstart_family"] == "Debian"
+    assert own["kickstart_location"] == "http://site/debian/dists/trixie/main/installer-amd64/" and own["kickstart_family"] == "Ubuntu"
+
+
 def test_a_guest_whose_media_failed_fails_alone():
     batch = batch_of({"name": "a", "location": "http://m/f/"}, {"name": "b", "location": "http://bad/"})
     answers = guest_install_answers(batch, media_for(batch, FEDORA, {"failed": True, "msg": "HTTP 404"}))

@@ -86,6 +86,12 @@ def test_crypt_users():
     ({"kickstart_hostname": "web 1"}, "kickstart_hostname"),
     ({"kickstart_hostname": "a\nrootpw x"}, "kickstart_hostname"),
     ({"kickstart_root_password": "x", "kickstart_root_password_hash": "$6$a$b"}, "not both"),
+    ({"kickstart_mirror": {"url": "http://mirror.example.test/debian", "suite": "bookworm"},
+      "kickstart_proxy": "http://proxy.example.test:3128", "kickstart_updates": {"security_url": "http://m.example.test/ds"}}, None),
+    ({"kickstart_mirror": {"url": "mirror.example.test/debian"}}, "kickstart_mirror.url"),
+    ({"kickstart_mirror": {"suite": "book worm"}}, "kickstart_mirror.suite"),
+    ({"kickstart_proxy": "proxy.example.test:3128"}, "kickstart_proxy"),
+    ({"kickstart_updates": {"security_url": "https://m.example.test/ds"}}, "kickstart_updates.security_url"),
 ])
 def test_checks_name_each_problem(variables, problem):
     problems = ks.kickstart_checks(variables)
@@ -157,3 +163,52 @@ def test_collect_keeps_each_requests_own_failure():
     records = ks.kickstart_collect(checked, prepared, rendered)
     assert [r["errors"] for r in records] == [["kickstart: kickstart_lang must be str"], ["kickstart: bad user"],
                                               ["hostname"], ["kickstart: template error"], []]
+
+
+DEBIAN_TREE = "http://mirror.example.test:8080/debian/dists/bookworm/main/installer-amd64/current/images/"
+
+
+def test_prepare_names_the_package_sources_of_the_location():
+    variables = role_variables(kickstart_format="preseed", kickstart_location=DEBIAN_TREE, kickstart_family="Debian")
+    prepared = ks.kickstart_prepare(variables, role_options())["vars"]
+    assert prepared["kickstart__archive"] == {"protocol": "http", "host": "mirror.example.test:8080", "directory": "/debian",
+                                              "suite": "bookworm", "source": "location"}
+    assert prepared["kickstart__apt_services"] == ["security", "updates"]
+    assert prepared["kickstart__security"] == {"host": "security.debian.org", "path": "/debian-security"}
+    fedora = "http://mirror.example.test/fedora/releases/40/Everything/x86_64/os/"
+    assert ks.kickstart_prepare(role_variables(kickstart_location=fedora), role_options())["vars"]["kickstart__url"] == fedora
+
+
+def test_prepare_takes_the_sources_given():
+    variables = role_variables(kickstart_format="preseed", kickstart_location="/srv/iso/ubuntu.iso", kickstart_family="Ubuntu",
+                               kickstart_mirror={"url": "https://apt.example.test/ubuntu", "suite": "jammy"},
+                               kickstart_updates={"updates": False, "security_url": "http://apt.example.test/ubuntu-security"})
+    prepared = ks.kickstart_prepare(variables, role_options())
+    assert prepared["errors"] == []
+    assert prepared["vars"]["kickstart__archive"] == {"protocol": "https", "host": "apt.example.test", "directory": "/ubuntu",
+                                                      "suite": "jammy", "source": "mirror"}
+    assert prepared["vars"]["kickstart__apt_services"] == ["security"]
+    assert prepared["vars"]["kickstart__security"] == {"host": "apt.example.test", "path": "/ubuntu-security"}
+    none = ks.kickstart_prepare(role_variables(kickstart_updates={"security": False, "updates": False}), role_options())
+    assert none["vars"]["kickstart__apt_services"] == []
+
+
+@pytest.mark.parametrize("extra, url", [
+    ("", "http://m.example.test/f/"),
+    ("selinux --permissive", "http://m.example.test/f/"),
+    ("url --url=http://other.example.test/f/", ""),       # the user's own source line wins
+    ("cdrom", ""),
+    ("nfs --server=n.example.test --dir=/f", ""),
+])
+def test_an_own_source_line_replaces_the_url(extra, url):
+    variables = role_variables(kickstart_location="http://m.example.test/f/", kickstart_extra=extra)
+    assert ks.kickstart_prepare(variables, role_options())["vars"]["kickstart__url"] == url
+
+
+def test_prepare_refuses_wrong_source_settings():
+    prepared = ks.kickstart_prepare(role_variables(kickstart_mirror={"uri": "http://m/"}, kickstart_proxy=3128,
+                                                   kickstart_updates={"security": "no"}), role_options())
+    assert len(prepared["errors"]) == 3, prepared["errors"]
+    assert any("unknown key 'uri'" in error for error in prepared["errors"])
+    assert any("kickstart_proxy is a number" in error for error in prepared["errors"])
+    assert any("kickstart_updates.security is a string" in error for error in prepared["errors"])
