@@ -76,6 +76,7 @@ def answer_request(guest, media, token):
         # where the packages come from (the plan took any login off the location)
         "kickstart_location": media.get("location") or guest.get("location") or "",
         "kickstart_family": str(tree.get("family") or ""),
+        "kickstart_tree_version": str(tree.get("version") or ""),
     }
     for key, value in settings.items():
         if key not in ("format", "version"):

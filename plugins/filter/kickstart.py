@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.unattended.virt.plugins.module_utils import _mirror
-from ansible_collections.unattended.virt.plugins.module_utils._tree import ANSWER_FILES
+from ansible_collections.unattended.virt.plugins.module_utils._tree import ANSWER_FILES, answer_args
 
 try:
     from pykickstart.errors import KickstartError, KickstartParseWarning
@@ -456,7 +456,9 @@ def kickstart_rendered(text, variables):
     path (its destination), format, content, sha256, initrd_path and kernel_args (where the
     installer finds it in its initrd), and errors (empty when the text is valid)."""
     fmt = variables["kickstart_format"]
-    initrd_path, kernel_args = ANSWER_FILES[fmt]
+    initrd_path = ANSWER_FILES[fmt][0]
+    # ks= or inst.ks=, as the tree's anaconda generation reads it
+    kernel_args = answer_args(variables.get("kickstart_family") or None, variables.get("kickstart_tree_version") or None, fmt)
     if fmt == "kickstart":
         problems = kickstart_errors(text, variables["kickstart_version"])
     else:

@@ -36,6 +36,7 @@ def test_answer_requests_follow_the_tree_family_and_version():
     assert answers["failed"] == []
     fedora, debian = [item["request"] for item in answers["answering"]]
     assert fedora["kickstart_format"] == "kickstart" and fedora["kickstart_version"] == "F40"
+    assert fedora["kickstart_family"] == "Fedora" and fedora["kickstart_tree_version"] == "40"   # ks= or inst.ks=
     assert debian["kickstart_format"] == "preseed" and "kickstart_version" not in debian
     assert debian["kickstart_hostname"] == "d-1"   # a host name has no '_'
     assert fedora["kickstart_lang"] == "de_DE.UTF-8"   # the role's kickstart settings, as kickstart_*

@@ -147,6 +147,19 @@ def test_rendered_record_says_where_the_installer_finds_it(fmt, path, args):
     assert record["content"] == text and len(record["sha256"]) == 64
 
 
+@pytest.mark.parametrize("family, version, args", [
+    ("Fedora", "9", ["ks=file:/ks.cfg"]),
+    ("Fedora", "18", ["ks=file:/ks.cfg"]),
+    ("Fedora", "19", ["inst.ks=file:/ks.cfg"]),
+    ("Red Hat Enterprise Linux", "6.10", ["ks=file:/ks.cfg"]),
+    ("CentOS", "7.9", ["inst.ks=file:/ks.cfg"]),
+    ("", "", ["inst.ks=file:/ks.cfg"]),   # an undetected tree: today's spelling
+])
+def test_the_kickstart_argument_follows_the_trees_anaconda(family, version, args):
+    record = ks.kickstart_rendered("text\n", role_variables(kickstart_family=family, kickstart_tree_version=version))
+    assert record["kernel_args"] == args
+
+
 def test_rendered_record_names_an_invalid_own_template():
     record = ks.kickstart_rendered("network --nope\n", role_variables(kickstart_template="/my/own.j2"))
     assert len(record["errors"]) == 1 and "/my/own.j2, version F40" in record["errors"][0]
