@@ -309,6 +309,23 @@ class _LoginHandler(_FaultHandler):
         super()._serve(head)
 
 
+def secrets_under(root, in_names, in_contents):
+    """(path, "name" or "content") for every name under ``root`` holding one of ``in_names``
+    and every file holding one of ``in_contents``."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = os.path.join(folder, name)
+            if any(secret in name for secret in in_names):
+                found.append((path, "name"))
+            if os.path.isfile(path):
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                if any(secret.encode() in data for secret in in_contents):
+                    found.append((path, "content"))
+    return found
+
+
 def login_http_server(root, user, password):
     """A FaultHTTPServer serving ``root`` only to a client with this basic-auth login."""
     server = FaultHTTPServer(root)

@@ -363,6 +363,14 @@ def guest_install_failures(results_by_host):
     return failed
 
 
+def guest_install_fleet(hosts, hostvars):
+    """``{host: guest_install_results}`` of ``hosts``; a host without results (unreachable, or
+    stopped before the role recorded any) maps to a sentence saying so."""
+    return dict((host, (hostvars.get(host) or {}).get("guest_install_results",
+                                                       "the run on this host stopped (unreachable or failed)"))
+                for host in hosts)
+
+
 def guest_install_shared_names(results_by_host):
     """``name (host, host)`` for each guest name that hosts of the fleet share: allowed (each
     hypervisor has its own domains), but their installed systems get the same host name."""
@@ -382,5 +390,6 @@ class FilterModule(object):
             "guest_install_summary": guest_install_summary,
             "guest_install_failures": guest_install_failures,
             "guest_install_shared_names": guest_install_shared_names,
+            "guest_install_fleet": guest_install_fleet,
             "guest_install_result": guest_install_result,
         }

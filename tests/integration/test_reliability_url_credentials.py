@@ -48,18 +48,7 @@ PLAYBOOK = """
 
 
 def leaks(root):
-    found = []
-    for folder, dirs, names in os.walk(root):
-        for name in dirs + names:
-            path = os.path.join(folder, name)
-            if any(s in name for s in (PASSWORD, WRITTEN, USER)):
-                found.append((path, "name"))
-            if os.path.isfile(path):
-                with open(path, "rb") as handle:
-                    data = handle.read()
-                if PASSWORD.encode() in data or WRITTEN.encode() in data:
-                    found.append((path, "content"))
-    return found
+    return uvtest.secrets_under(root, (PASSWORD, WRITTEN, USER), (PASSWORD, WRITTEN))
 
 
 def test_a_login_in_the_location_never_leaks(login_server, tmp_path):

@@ -31,18 +31,7 @@ def with_login(url, password=WRITTEN):
 
 def secrets_in_tree(root):
     """(path, what) for every name under ``root`` and every file content that holds the password."""
-    found = []
-    for folder, dirs, names in os.walk(root):
-        for name in dirs + names:
-            path = os.path.join(folder, name)
-            if PASSWORD in name or WRITTEN in name or USER in name:
-                found.append((path, "name"))
-            if os.path.isfile(path):
-                with open(path, "rb") as handle:
-                    data = handle.read()
-                if PASSWORD.encode() in data or WRITTEN.encode() in data:
-                    found.append((path, "content"))
-    return found
+    return uvtest.secrets_under(root, (PASSWORD, WRITTEN, USER), (PASSWORD, WRITTEN))
 
 
 def refused(result, *words):

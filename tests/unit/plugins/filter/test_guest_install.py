@@ -238,3 +238,10 @@ def test_shared_names_across_hosts():
                "hv2": [{"name": "web01", "result": "would install"}, {"name": "-", "result": "failed"}],
                "hv3": "the run on this host stopped", "hv4": [{"name": "-", "result": "failed"}]}
     assert guest_install_shared_names(results) == ["web01 (hv1, hv2)"]
+
+
+def test_fleet_results_name_the_hosts_that_recorded_none():
+    from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_fleet
+    hostvars = {"hv1": {"guest_install_results": [{"name": "a", "result": "installed"}]}, "hv2": {}}
+    assert guest_install_fleet(["hv1", "hv2"], hostvars) == {
+        "hv1": [{"name": "a", "result": "installed"}], "hv2": "the run on this host stopped (unreachable or failed)"}
