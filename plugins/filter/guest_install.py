@@ -366,9 +366,8 @@ def guest_install_failures(results_by_host):
 def guest_install_fleet(hosts, hostvars):
     """``{host: guest_install_results}`` of ``hosts``; a host without results (unreachable, or
     stopped before the role recorded any) maps to a sentence saying so."""
-    return dict((host, (hostvars.get(host) or {}).get("guest_install_results",
-                                                       "the run on this host stopped (unreachable or failed)"))
-                for host in hosts)
+    stopped = "the run on this host stopped (unreachable or failed)"
+    return dict((host, (hostvars.get(host) or {}).get("guest_install_results", stopped)) for host in hosts)
 
 
 def guest_install_shared_names(results_by_host):
