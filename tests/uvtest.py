@@ -27,6 +27,31 @@ DEBIAN_NETBOOT = "/usr/lib/debian-installer/images/12/amd64/text/debian-installe
 RECORD_MAGIC = b"UNATTENDED-VIRT-STANDIN-RECORD 1\n"
 
 
+def test_driver():
+    """A connection to libvirt's test:///default driver as it starts: its "test" domain, network
+    "default" and pool "default-pool", nothing else. The driver is one per process while any
+    connection to it is open, so a connection an earlier test left for the garbage collector
+    would carry that test's domains and volumes into this one: they are removed first."""
+    import libvirt
+    libvirt.registerErrorHandler(lambda *args: None, None)
+    conn = libvirt.open("test:///default")
+    for dom in conn.listAllDomains():
+        if dom.name() != "test":
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+    for net in conn.listAllNetworks():
+        if net.name() != "default":
+            if net.isActive():
+                net.destroy()
+            net.undefine()
+    for pool in conn.listAllStoragePools():
+        if pool.name() == "default-pool":
+            for vol in pool.listAllVolumes():
+                vol.delete(0)
+    return conn
+
+
 def role_defaults(role="guest_install"):
     """A role's defaults/main.yml, each ``<role>_<key>`` under its ``<key>``: what the role hands
     its plan filter (vars/main.yml), so the filter tests use the defaults users get."""

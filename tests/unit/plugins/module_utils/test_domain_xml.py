@@ -8,6 +8,8 @@ import libvirt
 import pytest
 from lxml import etree
 
+import uvtest
+
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_spec
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml as dx
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
@@ -45,8 +47,7 @@ def spec_of(virt_type="hvm", **extra):
 
 @pytest.fixture(scope="module")
 def conn():
-    libvirt.registerErrorHandler(lambda *args: None, None)
-    connection = libvirt.open("test:///default")
+    connection = uvtest.test_driver()
     yield connection
     connection.close()
 

@@ -4,8 +4,9 @@ finish_guest decide about a guest."""
 import os
 import time
 
-import libvirt
 import pytest
+
+import uvtest
 
 from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text
@@ -69,8 +70,7 @@ XEN_HVM = dict(hypervisor="xen", virt_type="hvm", arch="x86_64", loader="/usr/li
 
 @pytest.fixture()
 def conn():
-    libvirt.registerErrorHandler(lambda *args: None, None)
-    connection = libvirt.open("test:///default")
+    connection = uvtest.test_driver()
     yield connection
     connection.close()
 

@@ -4,14 +4,15 @@ import libvirt
 import pytest
 from lxml import etree
 
+import uvtest
+
 from ansible_collections.unattended.virt.plugins.module_utils import _network, _storage
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 
 
 @pytest.fixture()
 def conn():
-    libvirt.registerErrorHandler(lambda *args: None, None)
-    connection = libvirt.open("test:///default")   # has a network "default" and a pool "default-pool"
+    connection = uvtest.test_driver()
     yield connection
     connection.close()
 

@@ -102,8 +102,7 @@ def test_raw_xml_defines_too():
 # --------------------------------------------------------------------------- in-process
 @pytest.fixture()
 def conn():
-    libvirt.registerErrorHandler(lambda *args: None, None)
-    connection = libvirt.open("test:///default")  # a fresh driver per open
+    connection = uvtest.test_driver()
     yield connection
     connection.close()
 
