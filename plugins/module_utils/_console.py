@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 TAIL_BYTES = 65536
 
@@ -26,15 +27,86 @@ def read_tail(path, size=TAIL_BYTES):
         return None
 
 
+# A terminal's escape sequences: CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC \\),
+# character set selection (ESC ( 0 and the like), and the other two-byte ones.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[()*+-./].|[ -/]*[0-~])")
+# CSI final bytes that move the cursor or clear the screen: what follows is drawn elsewhere.
+_MOVES = frozenset("ABCDEFGHJKdfr")
+_LINE_DRAWING = "0"   # ESC ( 0: the DEC line-drawing set that full-screen installers draw boxes in
+
+
+def _screen_pieces(text):
+    """Console text as ('text', s), ('box', s) and ('break', '') pieces: escape sequences
+    interpreted only as far as telling text from box drawing and from cursor moves."""
+    pieces = []
+    drawing = False
+    position = 0
+    for match in _ESCAPE.finditer(text + "\x1b[H"):
+        chunk = text[position:match.start()]
+        position = match.end()
+        for part in re.split(r"([\r\n]+)", chunk):
+            if not part:
+                continue
+            if part[0] in "\r\n":
+                pieces.append(("break", ""))
+            else:
+                pieces.append(("box" if drawing else "text", part))
+        seq = match.group()
+        if seq[:2] == "\x1b(":
+            drawing = seq[2:] == _LINE_DRAWING
+        elif seq[:2] == "\x1b[" and seq[-1] in _MOVES:
+            pieces.append(("break", ""))
+    return pieces
+
+
+def _printable(text):
+    return "".join(ch for ch in text if ch == "\t" or 32 <= ord(ch) < 127 or ord(ch) > 159).strip()
+
+
 def clean_lines(text):
-    """Console text as printable lines (escape sequences and carriage returns dropped)."""
-    out = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = "".join(ch for ch in raw if ch == "\t" or 32 <= ord(ch) < 127 or ord(ch) > 159)
-        line = line.strip()
+    """Console text as printable lines: escape sequences, carriage returns and box drawing
+    dropped, and text drawn at a cursor position kept as a line of its own."""
+    lines, current = [], []
+    for kind, part in _screen_pieces(text):
+        if kind == "text":
+            current.append(part)
+            continue
+        line = _printable("".join(current))
         if line:
-            out.append(line)
-    return out
+            lines.append(line)
+        current = []
+    return lines
+
+
+def dialog_titles(text):
+    """Titles of the boxes a full-screen installer drew (d-i's newt frontend): text framed by
+    the box's title marks, a right tee before it and a left tee after it, in the order drawn."""
+    titles = []
+    pieces = _screen_pieces(text)
+    for index in range(1, len(pieces) - 1):
+        before, middle = pieces[index - 1], pieces[index]
+        if before[0] != "box" or not before[1].rstrip().endswith("u") or middle[0] != "text":
+            continue
+        words = [middle[1]]
+        for kind, part in pieces[index + 1:]:
+            if kind == "box":
+                if part.lstrip().startswith("t") and _printable("".join(words)):
+                    titles.append(_printable("".join(words)))
+                break
+            if kind == "break":
+                break
+            words.append(part)
+    return titles
+
+
+def last_meaningful_line(text):
+    """What a person watching the console would name as its current state: the title of the
+    last box a full-screen installer drew, or else its last line of text."""
+    titles = dialog_titles(text)
+    if titles:
+        return titles[-1]
+    lines = clean_lines(text)
+    return lines[-1] if lines else ""
 
 
 def console_tail(path, lines):

@@ -26,7 +26,7 @@ import re
 import time
 
 from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
-from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, read_tail
+from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, last_meaningful_line, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
@@ -260,8 +260,9 @@ def wait_round(conn, guests, seconds, poll=0.5, tail_lines=20, clock=time.time, 
     now = clock()
     progress = {}
     for name, guest in pending.items():
-        last = clean_lines(read_tail(guest["console_log"], 2048) or "")
-        progress[name] = {"elapsed": int(now - guest["started"]), "last_line": last[-1][:120] if last else ""}
+        # 8 KiB holds a whole redraw of a full-screen installer's box, title included.
+        last = last_meaningful_line(read_tail(guest["console_log"], 8192) or "")
+        progress[name] = {"elapsed": int(now - guest["started"]), "last_line": last[:120]}
     return outcomes, progress
 
 
