@@ -1,5 +1,5 @@
 # The two commands README.md starts with, and the pieces of the test command.
-.PHONY: demo demo-clean test sanity unit integration setup docs bench
+.PHONY: demo demo-clean test test-real sanity unit integration setup docs bench
 
 demo:
 	@bash scripts/demo.sh
@@ -9,6 +9,11 @@ demo-clean:
 
 test:
 	@bash scripts/test.sh all
+
+# Debian 12's real installer through the provision playbook (not part of `make test`: it needs
+# the Debian mirror and takes minutes; UV_REAL_MIRROR=<url> runs it to the end).
+test-real:
+	@bash scripts/test.sh real
 
 sanity:
 	@bash scripts/test.sh sanity
