@@ -401,11 +401,13 @@ def hint_of(found):
 
 
 # Where each answer-file format goes in the installer's initrd, and the kernel arguments that make
-# the installer read it from there (anaconda of today; d-i, unattended at critical priority).
+# the installer read it from there (anaconda of today; d-i, unattended at critical priority, reads
+# /preseed.cfg at its initrd's root by itself: preseed/file= would send a real d-i looking for it on
+# a floppy or CD, and it waits there).
 # answer_args() gives the ones of an older anaconda.
 ANSWER_FILES = {
     "kickstart": ("/ks.cfg", ["inst.ks=file:/ks.cfg"]),
-    "preseed": ("/preseed.cfg", ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]),
+    "preseed": ("/preseed.cfg", ["auto=true", "priority=critical"]),
 }
 
 # The kernel arguments that each installer generation takes, by lineage and by the first major

@@ -148,7 +148,7 @@ def test_preseed_same_variables(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_no_secret(proc)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
-    assert result["kernel_args"] == ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]
+    assert result["kernel_args"] == ["auto=true", "priority=critical"]
     assert result["initrd_path"] == "/preseed.cfg" and result["format"] == "preseed"
     selections = {}
     for line in text.splitlines():

@@ -428,7 +428,7 @@ def test_answer_args():
     assert _tree.answer_args(None, None, "kickstart") == ["inst.ks=file:/ks.cfg"]
     assert _tree.answer_args("Fedora", "9", "kickstart") == ["ks=file:/ks.cfg"]
     assert _tree.answer_args("Fedora", "40", "kickstart") == _tree.ANSWER_FILES["kickstart"][1]
-    assert _tree.answer_args("debian", "12", "preseed") == ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]
+    assert _tree.answer_args("debian", "12", "preseed") == ["auto=true", "priority=critical"]
     assert _tree.answer_args("Fedora", "9", "preseed") == _tree.ANSWER_FILES["preseed"][1]
     with pytest.raises(InvalidInput, match="unknown answer file format 'autoyast'"):
         _tree.answer_args("openSUSE Leap", "15.5", "autoyast")
