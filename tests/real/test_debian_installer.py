@@ -201,6 +201,15 @@ def test_debian_12_installer_through_provision(libvirt_conn, prefix, workdir):
     # The progress lines show what the installer shows: its dialog titles, no escape sequences.
     progress = [line for line in output.splitlines() if ": installing, " in line]
     assert progress, output[-3000:]
+    shown = []
+    for line in progress:
+        text = line.split("console: ", 1)[-1]
+        if not shown or shown[-1] != text:
+            shown.append(text)
+    print("REAL d-i: progress lines, each change once:\n  " + "\n  ".join(shown))
+    print("REAL d-i: questions considered: " + ", ".join("%s %s%s" % (p, n, " (ASKED)" if a else "") for p, n, a in considered))
+    print("REAL d-i: summary:\n  " + "\n  ".join(
+        "%s %s %s" % (host, guest, row) for (host, guest), row in uvtest.fleet_summary(output).items()))
     raw = [line for line in progress if re.search(r"\x1b|\[[0-9;]*[A-Za-z]", line.split("console:", 1)[1])]
     assert not raw, raw
     assert any("console: Loading additional components" in line or "console: Configuring the network" in line
