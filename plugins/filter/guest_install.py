@@ -25,6 +25,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._storage import pa
 from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
 
 STATES = ("running", "shutoff", "absent")
+FAILURES = ("failed", "unreachable")   # results that fail a run: unreachable is installed, but not where it should answer
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
 _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
@@ -34,7 +35,7 @@ _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 # they are written; vars/main.yml hands them over as __guest_install_defaults).
 DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "cpu", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
                 "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir",
-                "cache_dir", "concurrency", "enforce_floors")
+                "cache_dir", "concurrency", "enforce_floors", "reachable")
 
 
 def _pick(guest, defaults, key):
@@ -183,10 +184,29 @@ def normalize(guest, defaults):
         "confirm_token": bool(_pick(guest, defaults, "confirm_token")),
         "timeout": timeout,
         "enforce_floors": bool(defaults["enforce_floors"]),
+        "reachable": _reachable(name, defaults["reachable"], guest.get("reachable")),
+        "groups": [str(group) for group in guest.get("groups") or []],
         "initrd": "%s/%s-initrd.img" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),
     }
+
+
+def _reachable(name, default, own):
+    """The guest's reachable settings, its own over the host's; the port asked for, or 0."""
+    merged = dict(default or {})
+    merged.update(_without_none(own))
+    port = int(merged.get("port") or 0)
+    if merged.get("wait") and not 0 < port < 65536:
+        raise AnsibleFilterError("guest %s: reachable.port must be a TCP port (1-65535), got %r" % (name, merged.get("port")))
+    return {"wait": bool(merged.get("wait")), "port": port,
+            "timeout": _positive(name, "reachable.timeout", int(merged.get("timeout") or 0))}
+
+
+def locate_request(guest):
+    """What install_batch step=locate takes for one guest."""
+    reachable = guest["reachable"]
+    return {"name": guest["name"], "port": reachable["port"] if reachable["wait"] else 0, "timeout": reachable["timeout"]}
 
 
 def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=()):
@@ -195,7 +215,9 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
     Returns a dict of lists: ``install`` (new guests and guests caught mid-install, each a
     normalized guest; module install_batch decides under its lock whether to reinstall one
     caught mid-install or to join the run that is installing it), ``start``, ``stop``,
-    ``remove``, ``ok`` (names already as asked) and ``failed`` ({name, reason}: guests this run
+    ``remove``, ``ok`` (names already as asked), ``locate`` (what install_batch step=locate takes
+    for every guest that should be running once the others are done), ``groups`` (their inventory
+    groups) and ``failed`` ({name, reason}: guests this run
     refuses, each under its own name: a guest with a mistake, two guests with one name or one
     disk, a domain this collection did not create). ``guest_options`` are the role's guest
     options (entry point ``guest`` of its argument specs), ``answer_keys`` the keys a guest's
@@ -205,7 +227,8 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
         raise AnsibleFilterError("guest_install_plan needs the role's defaults; missing: %s" % ", ".join(missing))
     host_problems = host_setting_problems(defaults)
     current = dict((d.get("name"), d) for d in (domains or []))
-    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "passwords": {}}
+    plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "passwords": {},
+            "locate": [], "groups": {}}
     checked = []
     for index, raw in enumerate(guests or []):
         label = guest_label(raw, index)
@@ -243,6 +266,10 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
             plan["stop"].append(guest)
         else:
             plan["ok"].append(name)
+    settled = set(item["name"] for item in plan["failed"]) | set(guest["name"] for guest in plan["remove"])
+    running = [guest for guest in checked if guest["state"] == "running" and guest["name"] not in settled]
+    plan["locate"] = [locate_request(guest) for guest in running]
+    plan["groups"] = dict((guest["name"], guest["groups"]) for guest in running)
     media = {}
     for guest in plan["install"]:
         key = media_key(guest)
@@ -315,6 +342,11 @@ def _duration(seconds):
 
 def _detail(item):
     detail = (item.get("reason") or "").replace("\n", " ").strip()
+    if not detail and item.get("addresses"):
+        first = item["addresses"][0]
+        detail = "at %s (%s)" % (first["address"], first["source"])
+        if (item.get("reachable") or {}).get("answered"):
+            detail += ", port %d answered" % item["reachable"]["port"]
     tail = [line for line in (item.get("console_tail") or []) if line.strip()]
     # the installer's own lines say more than the kernel's ("[    8.6] reboot: Power down")
     tail = [line for line in tail if not _KERNEL_LINE.match(line)] or tail
@@ -359,7 +391,7 @@ def guest_install_failures(results_by_host):
         if not isinstance(results, list):
             failed.append(host)
             continue
-        failed.extend("%s/%s" % (host, item.get("name")) for item in results if item.get("result") == "failed")
+        failed.extend("%s/%s" % (host, item.get("name")) for item in results if item.get("result") in FAILURES)
     return failed
 
 
@@ -368,6 +400,28 @@ def guest_install_fleet(hosts, hostvars):
     stopped before the role recorded any) maps to a sentence saying so."""
     stopped = "the run on this host stopped (unreachable or failed)"
     return dict((host, (hostvars.get(host) or {}).get("guest_install_results", stopped)) for host in hosts)
+
+
+def _group_name(text):
+    """``text`` as an inventory group name (letters, digits and underscores)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", str(text))
+
+
+def guest_install_inventory(results_by_host):
+    """The hosts the provision playbook adds to its inventory: each guest of the fleet that did not
+    fail and whose address is known, its first address as ``ansible_host``, in the groups
+    ``unattended_virt_guests``, ``unattended_virt_on_<hypervisor host>`` and its own ``groups``."""
+    hosts = []
+    for host in sorted(results_by_host):
+        results = results_by_host[host]
+        for item in results if isinstance(results, list) else []:
+            if item.get("result") in FAILURES or not item.get("addresses"):
+                continue
+            groups = ["unattended_virt_guests", "unattended_virt_on_" + _group_name(host)]
+            groups += [_group_name(group) for group in item.get("groups") or [] if _group_name(group) not in groups]
+            hosts.append({"name": item["name"], "address": item["addresses"][0]["address"], "groups": groups,
+                          "hypervisor": host})
+    return hosts
 
 
 def guest_install_shared_names(results_by_host):
@@ -389,6 +443,7 @@ class FilterModule(object):
             "guest_install_summary": guest_install_summary,
             "guest_install_failures": guest_install_failures,
             "guest_install_shared_names": guest_install_shared_names,
+            "guest_install_inventory": guest_install_inventory,
             "guest_install_fleet": guest_install_fleet,
             "guest_install_result": guest_install_result,
         }

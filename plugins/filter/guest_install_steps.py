@@ -220,10 +220,12 @@ def guest_install_finished(finished, waiting, check_mode=False):
     return results
 
 
-def guest_install_collect(plan, results, host_error=""):
+def guest_install_collect(plan, results, host_error="", located=None):
     """The host's ``guest_install_results``: the guests the plan found as asked (unchanged) or
     refused (failed), the results of the steps that ran, and every planned guest no step
-    reported on, failed with the error that stopped the host (or "not reached")."""
+    reported on, failed with the error that stopped the host (or "not reached").  Each running
+    guest that install_batch step=locate found (``located``, its registered result) gets its
+    addresses, and the result ``unreachable`` when its port did not answer."""
     plan = plan or {}
     out = [{"name": name, "result": "unchanged", "seconds": None, "reason": ""} for name in plan.get("ok", [])]
     out += [_failed(item["name"], item["reason"]) for item in plan.get("failed", [])]
@@ -234,7 +236,25 @@ def guest_install_collect(plan, results, host_error=""):
                 for guest in plan.get(key, []) if guest["name"] not in done]
     if not out and host_error:
         out.append(_failed("-", host_error))
+    where = dict((item["name"], item) for item in (located or {}).get("guests") or [])
+    for item in out:
+        found = where.get(item["name"])
+        if found is None or item["result"] == "failed":
+            continue
+        item.update(macs=found["macs"], addresses=found["addresses"], address_unknown=found["address_unknown"],
+                    groups=(plan.get("groups") or {}).get(item["name"], []))
+        if found.get("reachable"):
+            item["reachable"] = found["reachable"]
+        if found["result"] == "unreachable":
+            item.update(result="unreachable", reason=found["reason"])
     return out
+
+
+def guest_install_locates(locate, results):
+    """The guests install_batch step=locate looks for: those the plan wants running, but not
+    those that failed in this run."""
+    failed = set(item["name"] for item in results or [] if item.get("result") == "failed")
+    return [guest for guest in locate or [] if guest["name"] not in failed]
 
 
 def guest_install_converged(start_run, stop_run, remove_run):
@@ -264,6 +284,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "guest_install_answers": guest_install_answers,
+            "guest_install_locates": guest_install_locates,
             "guest_install_starts": guest_install_starts,
             "guest_install_started": guest_install_started,
             "guest_install_finishes": guest_install_finishes,

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: install_batch
-short_description: Start, watch and finish the unattended installs of a batch of guests in one call
+short_description: Start, watch, finish and locate the unattended installs of a batch of guests in one call
 description:
   - The steps of role C(unattended.virt.guest_install) that touch the host, for all the guests of a
     batch in one module run and one libvirt connection. Each step is what
@@ -27,6 +27,11 @@ description:
   - O(step=finish) removes each guest's per-guest initrd (it holds secrets) whatever the outcome. Then it
     defines every installed guest to boot from its disk (C(phase=installed)), started or shut off as
     O(guests[].state) says.
+  - O(step=locate) says where each running guest is on the network: its MAC addresses and its IP
+    addresses, each naming its source: libvirt's DHCP leases (interfaces on a libvirt network), the guest
+    agent (when its channel is connected), or the host's ARP table, asked in that order. With
+    O(guests[].port), it waits until that TCP port answers on the guest's first address, at most
+    O(guests[].timeout) seconds, connecting from the host. It changes nothing.
   - Every decision about a guest is taken under a per-host lock, right after a fresh read of its
     domain. A guest another run is installing at the same moment is joined, not installed twice, and
     the same goes for one whose installer finished while no run watched. A guest left mid-install by a
@@ -42,7 +47,7 @@ options:
   step:
     description: Which part of the install to run for the guests.
     type: str
-    choices: [start, wait, finish]
+    choices: [start, wait, finish, locate]
     required: true
   work_dir:
     description:
@@ -87,9 +92,17 @@ options:
         description: With O(step=wait) and O(step=finish), RV(guests[].started) of the start step.
         type: int
       timeout:
-        description: Seconds the install may take, counted from O(guests[].started).
+        description:
+          - Seconds the install may take, counted from O(guests[].started).
+          - With O(step=locate), seconds to wait for O(guests[].port) to answer.
         type: int
         default: 3600
+      port:
+        description:
+          - With O(step=locate), the TCP port that must answer on the guest's first address (V(22) for SSH).
+          - V(0) looks once and waits for nothing.
+        type: int
+        default: 0
       install_log:
         description: Path of the serial console log during the install phase.
         type: path
@@ -268,6 +281,7 @@ guests:
           or C(failed).
         - O(step=wait) gives C(installed), C(failed) or C(installing) (still going when the round ended).
         - O(step=finish) gives C(installed), C(unchanged) (another run finished it) or C(failed).
+        - O(step=locate) gives C(located), or C(unreachable) when O(guests[].port) did not answer in time.
       type: str
     reason:
       description: Why, for every result but a plain C(started) or C(installed).
@@ -294,13 +308,59 @@ guests:
       description: The last lines of console output of a failed install.
       type: list
       elements: str
+    macs:
+      description: With O(step=locate), the MAC address of each of the guest's interfaces.
+      type: list
+      elements: str
+    addresses:
+      description: With O(step=locate), the guest's IP addresses, IPv4 first (no loopback, no IPv6 link-local).
+      type: list
+      elements: dict
+      contains:
+        address:
+          description: The IP address.
+          type: str
+        prefix:
+          description: Its prefix length.
+          type: int
+        family:
+          description: V(ipv4) or V(ipv6).
+          type: str
+        mac:
+          description: The MAC address of the interface it belongs to.
+          type: str
+        source:
+          description: What gave it, V(lease), V(agent) or V(arp).
+          type: str
+    address_unknown:
+      description: With O(step=locate), why no address is known, interface by interface; empty when one is.
+      type: str
+    reachable:
+      description: With O(step=locate) and O(guests[].port), whether the port answered.
+      type: dict
+      contains:
+        port:
+          description: The port.
+          type: int
+        address:
+          description: The address tried (the first one), or null when none was known.
+          type: str
+        answered:
+          description: Whether a TCP connection opened in time.
+          type: bool
+        seconds:
+          description: Seconds until it answered, or waited in vain.
+          type: int
+        reason:
+          description: Why it did not answer.
+          type: str
 """
 
 import contextlib
 import os
 import time
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _install
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _install, _reach
 from ansible_collections.unattended.virt.plugins.module_utils._domain import cpu_argument_spec
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import Connection
@@ -312,12 +372,13 @@ NEEDS = {
               "memory", "vcpus", "disk"),
     "wait": ("started", "console_log"),
     "finish": ("token", "started", "initrd", "console_log", "outcome"),
+    "locate": (),
 }
 
 
 def argument_spec():
     spec = dict(
-        step=dict(type="str", choices=["start", "wait", "finish"], required=True),
+        step=dict(type="str", choices=["start", "wait", "finish", "locate"], required=True),
         work_dir=dict(type="path"),
         wait_seconds=dict(type="int", default=15),
         poll_interval=dict(type="float", default=0.5),
@@ -327,6 +388,7 @@ def argument_spec():
             token=dict(type="str", default="", no_log=False),
             started=dict(type="int"),
             timeout=dict(type="int", default=3600),
+            port=dict(type="int", default=0),
             install_log=dict(type="path"),
             console_log=dict(type="path"),
             initrd=dict(type="path"),
@@ -407,7 +469,20 @@ def finish(module, connection):
     return dict(changed=any(item["result"] in ("installed", "failed") for item in out), guests=out)  # initrds removed
 
 
-OPERATIONS = {"start": start, "wait": wait, "finish": finish}
+def locate(module, connection):
+    """step=locate: where each running guest is; with a port, until it answers there."""
+    found = _reach.reach(connection.get(), module.params["guests"], poll=max(0.05, module.params["poll_interval"]))
+    out = []
+    for guest in module.params["guests"]:
+        item = found[guest["name"]]
+        reachable = item["reachable"]
+        unreachable = reachable is not None and not reachable["answered"]
+        out.append(dict(item, name=guest["name"], result="unreachable" if unreachable else "located",
+                        reason=reachable["reason"] if unreachable else ""))
+    return dict(changed=False, guests=out)
+
+
+OPERATIONS = {"start": start, "wait": wait, "finish": finish, "locate": locate}
 
 
 def _each_guest_under_lock(module, connection, operation):
@@ -434,7 +509,8 @@ def main():
     module = LibvirtModule(argument_spec(),
                            required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"])])
     params = module.params
-    # start and finish change guests: they wait out a libvirtd restart; install_wait retries wait rounds itself
+    # start and finish change guests: they wait out a libvirtd restart; install_wait retries wait rounds itself.
+    # locate only reads, but libvirt lets a read-only connection ask its leases and ARP, not the guest agent.
     waiting = params["step"] == "wait"
     connection = Connection(params["uri"], readonly=waiting, patience=0 if waiting else RECONNECT_SECONDS)
     try:

@@ -5,7 +5,8 @@ from ansible.errors import AnsibleFilterError
 
 import uvtest
 from ansible_collections.unattended.virt.plugins.filter.guest_install import (
-    guest_install_failures, guest_install_result, guest_install_plan, guest_install_summary, normalize)
+    guest_install_failures, guest_install_inventory, guest_install_result, guest_install_plan, guest_install_summary,
+    normalize)
 
 DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", memory=512, disk_size="8G",
                 kickstart={"lang": "de_DE.UTF-8", "packages": ["@core"]})
@@ -215,6 +216,46 @@ def test_summary_and_failures():
     assert lines[2].split() == ["hv1", "b", "installed", "1m15s"]
     assert lines[3].split()[:3] == ["hv2", "-", "failed"] and "unreachable" in lines[3]
     assert guest_install_failures(results) == ["hv1/a", "hv2"]
+
+
+def test_summary_names_where_a_guest_is_and_counts_unreachable_as_failed():
+    here = {"address": "192.168.150.20", "source": "lease"}
+    results = {"hv1": [
+        {"name": "a", "result": "installed", "seconds": 30, "reason": "", "addresses": [here],
+         "reachable": {"port": 22, "answered": True}},
+        {"name": "b", "result": "unreachable", "seconds": None, "reason": "did not answer on 192.168.150.21:22 within 300s"},
+    ]}
+    lines = guest_install_summary(results)
+    assert lines[1].endswith("at 192.168.150.20 (lease), port 22 answered")
+    assert lines[2].split()[:3] == ["hv1", "b", "unreachable"]
+    assert guest_install_failures(results) == ["hv1/b"]
+
+
+def test_inventory_of_the_guests_found_on_the_network():
+    here = {"address": "192.168.150.20", "source": "lease"}
+    results = {
+        "hv-1.example": [
+            {"name": "web1", "result": "installed", "addresses": [here, {"address": "fd00::20", "source": "lease"}],
+             "groups": ["web", "tier-1", "unattended_virt_guests"]},
+            {"name": "db1", "result": "unreachable", "addresses": [dict(here, address="192.168.150.21")]},
+            {"name": "quiet", "result": "unchanged", "addresses": [], "address_unknown": "address unknown: user-mode"},
+            {"name": "bad", "result": "failed"}],
+        "hv2": "the run on this host stopped",
+    }
+    assert guest_install_inventory(results) == [{
+        "name": "web1", "address": "192.168.150.20", "hypervisor": "hv-1.example",
+        "groups": ["unattended_virt_guests", "unattended_virt_on_hv_1_example", "web", "tier_1"]}]
+
+
+@pytest.mark.parametrize("reachable, message", [
+    ({"wait": True, "port": 0}, "reachable.port must be a TCP port (1-65535), got 0"),
+    ({"wait": True, "port": 70000}, "reachable.port must be a TCP port"),
+    ({"timeout": 0}, "reachable.timeout must be at least 1"),
+    ({"wait": "yes please"}, "reachable"),
+])
+def test_reachable_settings_are_checked(reachable, message):
+    plan = plan_of([{"name": "g", "location": URL, "reachable": reachable}])
+    assert plan["failed"] and message in plan["failed"][0]["reason"], plan["failed"]
 
 
 def test_a_login_in_the_location_goes_to_install_media_only():

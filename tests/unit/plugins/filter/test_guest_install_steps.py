@@ -10,7 +10,7 @@ import uvtest
 from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_plan
 from ansible_collections.unattended.virt.plugins.filter.guest_install_steps import (
     guest_install_answers, guest_install_collect, guest_install_converged, guest_install_finished,
-    guest_install_finishes, guest_install_leftovers, guest_install_started, guest_install_starts,
+    guest_install_finishes, guest_install_leftovers, guest_install_locates, guest_install_started, guest_install_starts,
 )
 
 DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", extra_args=["panic=-1"], kickstart={"lang": "de_DE.UTF-8"})
@@ -148,6 +148,38 @@ def test_every_planned_guest_has_a_result():
     assert all(r["reason"] == "Fetch the install media: HTTP 500" for r in stopped if r["name"] in ("new", "lost", "off"))
     assert guest_install_collect({}, [], "unreachable")[0] == {"name": "-", "result": "failed", "seconds": None,
                                                                "reason": "unreachable"}
+
+
+def test_running_guests_are_located_and_an_unreachable_one_fails():
+    plan = guest_install_plan(
+        [{"name": "new", "location": "http://m/f/", "reachable": {"wait": True}, "groups": ["web"]},
+         {"name": "same", "location": "http://m/f/", "reachable": {"wait": True, "port": 2222, "timeout": 30}},
+         {"name": "quiet", "location": "http://m/f/"},
+         {"name": "off", "location": "http://m/f/", "state": "shutoff"},
+         {"name": "gone", "state": "absent"},
+         {"name": "broken", "location": "http://m/f/", "memory": 0}],
+        [{"name": "same", "state": "running", "metadata": {"phase": "installed"}}], DEFAULTS,
+        uvtest.role_entry_options("guest_install", "guest"))
+    # defaults: guest_install_reachable is {wait: false, port: 22, timeout: 300}
+    assert plan["locate"] == [{"name": "new", "port": 22, "timeout": 300}, {"name": "same", "port": 2222, "timeout": 30},
+                              {"name": "quiet", "port": 0, "timeout": 300}]
+    assert plan["groups"] == {"new": ["web"], "same": [], "quiet": []}
+    results = [{"name": "new", "result": "installed", "seconds": 9, "reason": ""},
+               {"name": "quiet", "result": "failed", "seconds": 3, "reason": "no token"}]
+    assert [g["name"] for g in guest_install_locates(plan["locate"], results)] == ["new", "same"]
+    here = {"address": "192.168.150.20", "prefix": 24, "family": "ipv4", "mac": "52:54:00:00:00:01", "source": "lease"}
+    located = {"guests": [
+        {"name": "new", "result": "located", "reason": "", "macs": [here["mac"]], "addresses": [here], "address_unknown": "",
+         "reachable": {"port": 22, "address": here["address"], "answered": True, "seconds": 12, "reason": ""}},
+        {"name": "same", "result": "unreachable", "reason": "did not answer on 192.168.150.21:2222 within 30s: refused",
+         "macs": ["52:54:00:00:00:02"], "addresses": [dict(here, address="192.168.150.21")], "address_unknown": "",
+         "reachable": {"port": 2222, "address": "192.168.150.21", "answered": False, "seconds": 30, "reason": "refused"}}]}
+    collected = dict((r["name"], r) for r in guest_install_collect(plan, results, "", located))
+    assert collected["new"]["result"] == "installed" and collected["new"]["addresses"] == [here]
+    assert collected["new"]["groups"] == ["web"] and collected["new"]["reachable"]["answered"]
+    assert collected["same"]["result"] == "unreachable" and "2222" in collected["same"]["reason"]
+    assert "addresses" not in collected["quiet"]   # it failed: nothing looked for
+    assert guest_install_collect(plan, results, "")[0]["result"] == "unchanged"   # check mode: no locate ran
 
 
 def test_converge_results_and_leftovers():
