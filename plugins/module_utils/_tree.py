@@ -402,8 +402,8 @@ def hint_of(found):
 
 # Where each answer-file format goes in the installer's initrd, and the kernel arguments that make
 # the installer read it from there (anaconda of today; d-i, unattended at critical priority, reads
-# /preseed.cfg at its initrd's root by itself: preseed/file= would send a real d-i looking for it on
-# a floppy or CD, and it waits there).
+# /preseed.cfg at its initrd's root by itself: with preseed/file= as well, a real d-i loads the
+# file twice and runs its early_command twice).
 # answer_args() gives the ones of an older anaconda.
 ANSWER_FILES = {
     "kickstart": ("/ks.cfg", ["inst.ks=file:/ks.cfg"]),
