@@ -262,6 +262,15 @@ EXAMPLES = r"""
         disk: {pool: default, name: web1.qcow2, size: 20G}
         interfaces: [{network: default}]
   register: started
+
+- name: Wait until the installed guests answer over SSH, and say where they are
+  unattended.virt.install_batch:
+    step: locate
+    guests:
+      - name: web1
+        port: 22
+        timeout: 300
+  register: located
 """
 
 RETURN = r"""
