@@ -14,6 +14,9 @@ APT_PACKAGES=(
   debootstrap zstd
   # the quickstart's hypervisor host: the modules' libraries for /usr/bin/python3
   python3-libvirt python3-lxml python3-jmespath python3-pycdlib
+  # the lab network (tests/lab.py): libvirt's DHCP/TFTP server, and the iptables libvirt
+  # calls to start any network (its rules land in the lab's own network namespace)
+  dnsmasq-base iptables
 )
 
 missing=()

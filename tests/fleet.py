@@ -6,7 +6,12 @@ where folders of its own are bind-mounted over /run/libvirt, /var/lib/libvirt,
 capability cache.  Clients outside connect with
 ``qemu+unix:///system?socket=<root>/run/libvirt-sock``.  Paths outside those five folders
 (kernels, disks, console logs under the daemon's root) are the same inside and out.
-Daemons are stopped by the PIDs recorded at start, never by name."""
+Daemons are stopped by the PIDs recorded at start, never by name.
+
+With ``own_network=True`` the daemon also gets a network namespace of its own (``unshare
+--net``) holding only a loopback, brought up: its networks' bridges, dnsmasq and guests'
+taps live there and nowhere else (tests/lab.py builds a lab network on it).  Clients still
+reach it through the socket, which is a file and crosses namespaces."""
 import os
 import shutil
 import signal
@@ -21,7 +26,7 @@ OVERLAYS = (("run", "/run/libvirt"), ("lib", "/var/lib/libvirt"), ("etc", "/etc/
 
 _INSIDE = """\
 set -e
-for pair in {pairs}; do
+{net_setup}for pair in {pairs}; do
   src=${{pair%%=*}}; dst=${{pair#*=}}
   mkdir -p "$dst"
   mount --bind "$src" "$dst"
@@ -35,12 +40,22 @@ exec /usr/bin/python3 {subreaper} /usr/sbin/libvirtd -f {root}/libvirtd.conf -p 
 class FleetDaemon:
     """One libvirtd + virtlogd with private state under ``root``."""
 
-    def __init__(self, root):
+    def __init__(self, root, own_network=False):
         self.root = root
+        self.own_network = own_network
         self.socket = os.path.join(root, "run", "libvirt-sock")
         self.uri = "qemu+unix:///system?socket=" + self.socket
         self.proc = None
         self.virtlogd_pid = None
+        self._netns_fd = None   # own_network: the namespace, held open from first answer to stop
+
+    @property
+    def netns(self):
+        """A path to this daemon's network namespace (for ``nsenter --net=``), None without one.
+        It is a descriptor this process holds, so it outlives a restart of libvirtd."""
+        if self._netns_fd is None:
+            return None
+        return "/proc/%d/fd/%d" % (os.getpid(), self._netns_fd)
 
     def start(self, timeout=60):
         os.makedirs(self.root)
@@ -62,6 +77,8 @@ class FleetDaemon:
                 break
             if os.path.exists(self.socket) and self._answers():
                 self._read_virtlogd_pid()
+                if self.own_network:
+                    self._hold_netns()
                 return self
             time.sleep(0.2)
         self.stop()
@@ -73,11 +90,25 @@ class FleetDaemon:
         overlays bound; its output goes to daemon.out (``out_mode`` "wb" or "ab")."""
         pairs = " ".join("%s=%s" % (os.path.join(self.root, sub), target) for sub, target in OVERLAYS)
         script = template.format(pairs=pairs, root=self.root,
-                                 subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"))
+                                 subreaper=os.path.join(uvtest.REPO, "scripts", "subreaper.py"),
+                                 net_setup="ip link set lo up\n" if self.own_network else "")
+        argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script]
+        if self.own_network and self.netns:   # a restart joins the namespace the first start made
+            argv = ["nsenter", "--net=" + self.netns] + argv
+        elif self.own_network:
+            argv.insert(1, "--net")
         with open(os.path.join(self.root, "daemon.out"), out_mode) as out:
-            self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+            self.proc = subprocess.Popen(argv,
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+
+    def _hold_netns(self):
+        """Open the started daemon's network namespace, after checking it is not this process's
+        own (the daemon answering means ``unshare --net`` ran before it)."""
+        path = "/proc/%d/ns/net" % self.proc.pid
+        if os.stat(path).st_ino == os.stat("/proc/self/ns/net").st_ino:
+            raise RuntimeError("libvirtd under %s answers from this process's own network namespace" % self.root)
+        self._netns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
     def _answers(self):
         return subprocess.run(["virsh", "-q", "-c", self.uri, "version"], capture_output=True,
@@ -138,6 +169,9 @@ class FleetDaemon:
             if is_virtlogd:
                 os.kill(self.virtlogd_pid, signal.SIGTERM)
         self.proc = None
+        if self._netns_fd is not None:   # the namespace goes with the last process in it
+            os.close(self._netns_fd)
+            self._netns_fd = None
 
 
 if __name__ == "__main__":  # manual check: start one, print its URI, stop on Enter

@@ -126,9 +126,11 @@ def initrd_with(base, files, dest):
         out.write(data + b"\0" * (-len(data) % 4) + archive)
 
 
-def kernel_boot_xml(name, kernel, initrd, cmdline, log, disk=None, memory_mib=256, network=True):
+def kernel_boot_xml(name, kernel, initrd, cmdline, log, disk=None, memory_mib=256, network=True,
+                    network_name=None):
     """A minimal QEMU (TCG) guest that boots ``kernel`` + ``initrd`` with ``cmdline``, its
-    serial console in ``log``: written with lxml, independently of the domain module."""
+    serial console in ``log``: written with lxml, independently of the domain module.  Its
+    network card is on user-mode networking, or on the libvirt network ``network_name``."""
     from lxml import etree
     dom = etree.Element("domain", type="qemu")
     etree.SubElement(dom, "name").text = name
@@ -148,7 +150,11 @@ def kernel_boot_xml(name, kernel, initrd, cmdline, log, disk=None, memory_mib=25
         etree.SubElement(disk_el, "driver", name="qemu", type="raw")
         etree.SubElement(disk_el, "source", file=disk)
         etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
-    if network:
+    if network and network_name:
+        iface = etree.SubElement(devices, "interface", type="network")
+        etree.SubElement(iface, "source", network=network_name)
+        etree.SubElement(iface, "model", type="virtio")
+    elif network:
         iface = etree.SubElement(devices, "interface", type="user")
         etree.SubElement(iface, "model", type="virtio")
     serial = etree.SubElement(devices, "serial", type="file")
