@@ -239,7 +239,7 @@ class Lab:
 
     def run(self, argv, **kwargs):
         """subprocess.run(``argv``) inside the lab's network namespace."""
-        return subprocess.run(self.command(argv), **kwargs)
+        return subprocess.run(self.command(argv), check=kwargs.pop("check", False), **kwargs)
 
     def popen(self, argv, **kwargs):
         """subprocess.Popen(``argv``) inside the lab's network namespace, as a process group

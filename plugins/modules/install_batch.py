@@ -27,8 +27,8 @@ description:
   - O(step=finish) removes each guest's per-guest initrd (it holds secrets) whatever the outcome. Then it
     defines every installed guest to boot from its disk (C(phase=installed)), started or shut off as
     O(guests[].state) says.
-  - O(step=locate) says where each running guest is on the network: its MAC addresses and its IP
-    addresses, each naming its source: libvirt's DHCP leases (interfaces on a libvirt network), the guest
+  - O(step=locate) says where each running guest is on the network, its MAC addresses and its IP
+    addresses, each naming its source - libvirt's DHCP leases (interfaces on a libvirt network), the guest
     agent (when its channel is connected), or the host's ARP table, asked in that order. With
     O(guests[].port), it waits until that TCP port answers on the guest's first address, at most
     O(guests[].timeout) seconds, connecting from the host. It changes nothing.

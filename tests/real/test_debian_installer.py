@@ -232,7 +232,7 @@ def test_debian_12_installer_through_provision(libvirt_conn, prefix, workdir):
         return
 
     # The mirror is incomplete: d-i stops at the first component it cannot download.
-    first_priority, first_name, _ = asked[0]
+    first_priority, first_name = asked[0][:2]
     reason = stop_reason(console)
     print("REAL d-i: stopped at %s (%s question %s): %s" % (
         "[!!] Download installer components", first_priority, first_name, reason))
