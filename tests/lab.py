@@ -249,17 +249,18 @@ class Lab:
         self._procs.append(proc)
         return proc
 
-    def http_server(self, root, timeout=30):
-        """Serve the folder ``root`` on 127.0.0.1 inside the namespace (scripts/serve_tree.py:
+    def http_server(self, root, timeout=30, address="127.0.0.1"):
+        """Serve the folder ``root`` on ``address`` inside the namespace (scripts/serve_tree.py:
         it binds port 0 and writes the port to a file); return its URL.  Reachable by
-        ``run``/``popen`` commands, not from the machine's own 127.0.0.1."""
+        ``run``/``popen`` commands, and by the lab's guests when ``address`` is the bridge's
+        (``self.address``); never from the machine's own 127.0.0.1."""
         self._count += 1
         port_file = os.path.join(self.root, "http-%d.port" % self._count)
         log = open(os.path.join(self.root, "http-%d.log" % self._count), "wb")
         with log:
-            proc = self.popen([sys.executable, SERVE_TREE, root, port_file], stdin=subprocess.DEVNULL,
+            proc = self.popen([sys.executable, SERVE_TREE, root, port_file, address], stdin=subprocess.DEVNULL,
                               stdout=log, stderr=subprocess.STDOUT)
-        return "http://127.0.0.1:%d/" % _wait_port_file(port_file, proc, timeout)
+        return "http://%s:%d/" % (address, _wait_port_file(port_file, proc, timeout))
 
     # ------------------------------------------------------------------ DHCP
     def leases(self, mac=None):
