@@ -10,6 +10,9 @@ APT_PACKAGES=(
   python3-venv python3-dev gcc libc6-dev rsync curl git shellcheck procps iproute2
   debian-installer-12-netboot-amd64
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
+  # the stand-in's installed system (tests/fixtures/build.sh): a raw disk image built in user
+  # space, syslinux's MBR and its mtools-based installer, sfdisk for the partition table
+  syslinux syslinux-common mtools fdisk
   # the hypervisor role's test: a bare Debian root (tests/bare_host.py)
   debootstrap zstd
   # the quickstart's hypervisor host: the modules' libraries for /usr/bin/python3

@@ -25,6 +25,9 @@ STANDIN_INITRD = os.path.join(FIXTURES, "standin", "initrd.img")
 TREES = os.path.join(FIXTURES, "trees")
 DEBIAN_NETBOOT = "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64"
 RECORD_MAGIC = b"UNATTENDED-VIRT-STANDIN-RECORD 1\n"
+# The stand-in writes its record into the gap between the MBR and the first partition (1 MiB) of
+# the system it installs, so that the disk stays bootable (tests/fixtures/standin/init).
+RECORD_OFFSET = 512 * 1024
 
 
 def test_driver():
@@ -75,9 +78,11 @@ def unique_prefix():
 
 
 def read_install_record(disk_path):
-    """The stand-in installer's record from the first 16 KiB of a raw disk (a few 4 KiB
-    blocks: the CPU flags make it longer than one), as a dict, or None when the disk carries none."""
+    """The stand-in installer's record from the 16 KiB at RECORD_OFFSET of a raw disk (a few
+    4 KiB blocks: the CPU flags make it longer than one), as a dict, or None when the disk
+    carries none."""
     with open(disk_path, "rb") as disk:
+        disk.seek(RECORD_OFFSET)
         head = disk.read(16384)
     if not head.startswith(RECORD_MAGIC):
         return None
