@@ -67,4 +67,4 @@ def test_standin_without_answer_file_writes_no_record(libvirt_conn, prefix, work
     uvtest.boot_until_off(libvirt_conn, uvtest.kernel_boot_xml(name, uvtest.KERNEL, uvtest.STANDIN_INITRD,
                                                                "console=ttyS0 panic=-1", log, disk=disk), timeout=300)
     assert uvtest.read_install_record(disk) is None
-    assert any("ERROR: no answer file on the command line" in line for line in uvtest.console_lines(log))
+    assert any("ERROR: no answer file: none on the command line" in line for line in uvtest.console_lines(log))
