@@ -346,7 +346,7 @@ def _detail(item):
         first = item["addresses"][0]
         detail = "at %s (%s)" % (first["address"], first["source"])
         if (item.get("reachable") or {}).get("answered"):
-            detail += ", port %d answered" % item["reachable"]["port"]
+            detail += ", port %d answered after %s" % (item["reachable"]["port"], _duration(item["reachable"]["seconds"]))
     tail = [line for line in (item.get("console_tail") or []) if line.strip()]
     # the installer's own lines say more than the kernel's ("[    8.6] reboot: Power down")
     tail = [line for line in tail if not _KERNEL_LINE.match(line)] or tail

@@ -222,11 +222,11 @@ def test_summary_names_where_a_guest_is_and_counts_unreachable_as_failed():
     here = {"address": "192.168.150.20", "source": "lease"}
     results = {"hv1": [
         {"name": "a", "result": "installed", "seconds": 30, "reason": "", "addresses": [here],
-         "reachable": {"port": 22, "answered": True}},
+         "reachable": {"port": 22, "answered": True, "seconds": 14}},
         {"name": "b", "result": "unreachable", "seconds": None, "reason": "did not answer on 192.168.150.21:22 within 300s"},
     ]}
     lines = guest_install_summary(results)
-    assert lines[1].endswith("at 192.168.150.20 (lease), port 22 answered")
+    assert lines[1].endswith("at 192.168.150.20 (lease), port 22 answered after 14s")
     assert lines[2].split()[:3] == ["hv1", "b", "unreachable"]
     assert guest_install_failures(results) == ["hv1/b"]
 
