@@ -75,11 +75,13 @@ def test_installed_guests_come_up_on_the_lab_network_and_the_next_play_reaches_t
     os.makedirs(root)
     with lab.Lab(os.path.join(root, "lab")) as net:
         tree = net.http_server(os.path.join(fixtures, "trees"), address=net.address)
-        up, silent = prefix + "up", prefix + "silent"
+        up, silent, nowhere = prefix + "up", prefix + "silent", prefix + "nowhere"
         guests = [
             {"name": up, "location": tree + "fedora/", "groups": ["web"]},
             # its system answers on 22 only: asked for 2222, it is installed but unreachable
             {"name": silent, "location": tree + "fedora/", "reachable": {"port": 2222, "timeout": 20}},
+            # on QEMU's user-mode network no lease source can see it: its address is unknown, and why
+            {"name": nowhere, "location": tree + "fedora/", "interfaces": [{"type": "user"}], "reachable": {"wait": False}},
         ]
         host = uvtest.guest_install_host_vars(
             net.uri, os.path.join(root, "host"), pool=prefix + "pool", guest_install_guests=guests,
@@ -125,6 +127,10 @@ def test_installed_guests_come_up_on_the_lab_network_and_the_next_play_reaches_t
                                        "mac": got["macs"][0], "source": "lease"}
         assert got["reachable"]["answered"] and got["reachable"]["port"] == 22 and got["groups"] == ["web"], got
         assert results[silent]["result"] == "unreachable", results[silent]
+        unknown = results[nowhere]
+        assert unknown["result"] == "unchanged" and unknown["addresses"] == [] and "reachable" not in unknown, unknown
+        assert unknown["address_unknown"].startswith("address unknown: %s uses QEMU user-mode networking" % unknown["macs"][0])
+        assert rows[("labhost", nowhere)] == ("installed", ""), rows   # installed, nothing to say where
         system = log_lines(os.path.join(work, up + "-console.log"), "STANDIN-SYSTEM: up")
         assert system and "address=%s/" % lease[0]["ipaddr"] in system[0] and "hostname=%s" % up in system[0], system
         print("FIGURE from the final define to port 22 answering: %s (first run: %s)" % (
