@@ -25,6 +25,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._storage import pa
 from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
 
 STATES = ("running", "shutoff", "absent")
+METHODS = ("kernel", "cdrom")
 FAILURES = ("failed", "unreachable")   # results that fail a run: unreachable is installed, but not where it should answer
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
@@ -35,7 +36,7 @@ _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 # they are written; vars/main.yml hands them over as __guest_install_defaults).
 DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "cpu", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
                 "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir",
-                "cache_dir", "concurrency", "enforce_floors", "reachable")
+                "cache_dir", "concurrency", "enforce_floors", "reachable", "method")
 
 
 def _pick(guest, defaults, key):
@@ -163,6 +164,12 @@ def normalize(guest, defaults):
     kickstart = dict(defaults["kickstart"] or {})
     kickstart.update(guest.get("kickstart") or {})
     timeout = _positive(name, "timeout", int(_pick(guest, defaults, "timeout")))
+    method = _pick(guest, defaults, "method")
+    if method not in METHODS:
+        raise AnsibleFilterError("guest %s: method must be one of %s, got %r" % (name, ", ".join(METHODS), method))
+    if method != "kernel" and _pick(guest, defaults, "virt_type") == "pv":
+        raise AnsibleFilterError("guest %s: method %s boots through the guest's BIOS, which a Xen PV guest has none of: "
+                                 "use method kernel" % (name, method))
     return {
         "name": name,
         "state": state,
@@ -186,7 +193,9 @@ def normalize(guest, defaults):
         "enforce_floors": bool(defaults["enforce_floors"]),
         "reachable": _reachable(name, defaults["reachable"], guest.get("reachable")),
         "groups": [str(group) for group in guest.get("groups") or []],
+        "method": method,
         "initrd": "%s/%s-initrd.img" % (work, name),
+        "oemdrv": "%s/%s-oemdrv.iso" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),
     }

@@ -101,6 +101,21 @@ def format_contradiction(guest, media):
     return None
 
 
+def method_problem(guest, media, answer_format):
+    """Why ``guest``'s install method cannot serve its tree and answer file, or None."""
+    method = guest.get("method") or "kernel"
+    if method != "cdrom":
+        return None
+    if not media.get("iso"):
+        return ("method cdrom boots the installer's own ISO, and %s is a tree: give an ISO location, or use "
+                "method kernel" % guest["location"])
+    if answer_format != "kickstart":
+        return ("method cdrom: %s's installer (d-i) does not look for its %s on a labelled volume by itself, so "
+                "booted from its CD it would ask every question: use method kernel, which puts the answer file in "
+                "its initrd" % ((media.get("tree") or {}).get("family") or "this tree", answer_format))
+    return None
+
+
 def floor_problem(guest, media, answer_format):
     """Why ``guest`` has too little memory or disk for its tree's installer, or None. Trees
     whose family is not detected (an installer of the user's own) are not checked."""
@@ -135,9 +150,10 @@ def guest_install_answers(batch, media):
             continue
         token = success_token()
         request = answer_request(guest, fetched, token)
-        too_small = floor_problem(guest, fetched, request["kickstart_format"])
-        if too_small:
-            failed.append(_failed(guest["name"], too_small))
+        problem = method_problem(guest, fetched, request["kickstart_format"]) or \
+            floor_problem(guest, fetched, request["kickstart_format"])
+        if problem:
+            failed.append(_failed(guest["name"], problem))
             continue
         answering.append({"guest": guest, "media": fetched, "token": token, "request": request})
     return {"answering": answering, "failed": failed}
@@ -160,8 +176,12 @@ def guest_install_starts(answering, answers):
         if answer.get("errors"):
             failed.append(_failed(guest["name"], "answer file: " + "; ".join(answer["errors"])))
             continue
+        method = guest.get("method") or "kernel"
+        # the installer ISO is a CD-ROM of the install phase whatever boots it: its packages are there
+        cdroms = ([media["iso"]] if media.get("iso") else []) + ([guest["oemdrv"]] if method == "cdrom" else [])
         start.append({
-            "name": guest["name"], "token": item["token"], "timeout": guest["timeout"],
+            "name": guest["name"], "token": item["token"], "timeout": guest["timeout"], "method": method,
+            "cdroms": cdroms, "oemdrv": guest["oemdrv"] if method == "cdrom" else None,
             "install_log": guest["install_log"], "initrd": guest["initrd"],
             "base_initrd": media["initrd"], "kernel": media["kernel"],
             "cmdline": install_cmdline(guest, media, answer),
@@ -194,8 +214,9 @@ def guest_install_started(started, batch):
             waiting.append({
                 "name": item["name"], "token": item["token"], "started": item["started"],
                 "reason": item.get("reason"), "timeout": guest["timeout"], "confirm_token": guest["confirm_token"],
-                "install_log": guest["install_log"], "initrd": guest["initrd"],
+                "install_log": guest["install_log"], "initrd": guest["initrd"], "oemdrv": guest.get("oemdrv"),
                 "console_log": guest["console_log"], "state": guest["state"],
+                "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
             })
     wait = [{"name": item["name"], "console_log": item["install_log"], "started": item["started"],
              "timeout": item["timeout"], "token": item["token"] if item["confirm_token"] else ""}
@@ -205,8 +226,8 @@ def guest_install_started(started, batch):
 
 def guest_install_finishes(waiting, outcomes):
     """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
-    return [{"name": item["name"], "token": item["token"], "started": item["started"],
-             "initrd": item["initrd"], "console_log": item["console_log"], "state": item["state"],
+    return [{"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
+             "oemdrv": item.get("oemdrv"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
              "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
             for item in waiting]
 

@@ -25,7 +25,7 @@ import os
 import re
 import time
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd, _oemdrv
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, last_meaningful_line, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
@@ -95,10 +95,44 @@ def _remove_files(paths):
             pass
 
 
-def per_guest_files(initrd):
-    """The per-guest initrd and any half-written copy an interrupted run left beside it."""
-    folder, base = os.path.split(initrd)
-    return [initrd] + glob.glob(os.path.join(glob.escape(folder), ".%s.*.tmp" % glob.escape(base)))
+def per_guest_files(path):
+    """A per-guest file (initrd, answer-file volume) and any half-written copy an interrupted run
+    left beside it."""
+    folder, base = os.path.split(path)
+    return [path] + glob.glob(os.path.join(glob.escape(folder), ".%s.*.tmp" % glob.escape(base)))
+
+
+def guest_files(guest):
+    """Every per-guest file of ``guest`` that holds its answer file: its initrd (method kernel)
+    or its OEMDRV volume (method cdrom), with their half-written copies."""
+    paths = []
+    for key in ("initrd", "oemdrv"):
+        if guest.get(key):
+            paths += per_guest_files(guest[key])
+    return paths
+
+
+def _main_disk(guest):
+    disk = guest["disk"]
+    return {"pool": disk["pool"], "volume": disk["name"], "format": disk["format"]}
+
+
+def _install_boot(guest):
+    """How the install phase boots: the installer's kernel (method kernel), or the BIOS from the
+    installer's CD-ROM (cdrom)."""
+    if (guest.get("method") or "kernel") == "cdrom":
+        return {"devices": ["cdrom"]}
+    return {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]}
+
+
+def _write_answer(guest):
+    """The answer file where the guest's installer finds it: in its per-guest initrd, or on an
+    OEMDRV volume for an installer booted from its own CD-ROM."""
+    if (guest.get("method") or "kernel") == "cdrom":
+        _oemdrv.write(guest["oemdrv"], {os.path.basename(guest["answer"]["path"]): guest["answer"]["content"]})
+        return
+    archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
+    _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
 
 
 def _ensure(conn, name, check_mode=False, **options):
@@ -118,15 +152,15 @@ def _install_metadata(guest, token, started, disk_created_by_us):
 
 
 def _define_install_phase(conn, guest, metadata, check_mode=False):
-    """Define ``guest`` to boot its installer: direct kernel boot, the domain stops when the
-    installer reboots or powers off, console logged to install_log; the CPU asked for, else the
-    hypervisor's (an installer for x86-64-v2 or later stops at once on QEMU's plain default)."""
-    disk = guest["disk"]
+    """Define ``guest`` to boot its installer (``_install_boot``), with its read-only CD-ROMs (an
+    installer ISO, an OEMDRV volume): the domain stops when the installer reboots or powers off,
+    console logged to install_log; the CPU asked for, else the hypervisor's (an installer for
+    x86-64-v2 or later stops at once on QEMU's plain default)."""
+    cdroms = [{"path": path, "device": "cdrom", "format": "raw"} for path in guest.get("cdroms") or []]
     _ensure(conn, guest["name"], hypervisor=guest.get("hypervisor"), virt_type=guest["virt_type"],
             arch=guest.get("arch"), loader=guest.get("loader"), emulator=guest.get("emulator"),
             memory=guest["memory"], vcpus=guest["vcpus"], cpu=guest.get("cpu") or {"mode": "auto"},
-            boot={"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]},
-            disks=[{"pool": disk["pool"], "volume": disk["name"], "format": disk["format"]}],
+            boot=_install_boot(guest), disks=[_main_disk(guest)] + cdroms,
             interfaces=guest.get("interfaces") or [],
             console_log=guest["install_log"], usb=False,  # an installer without graphics needs no USB
             on_reboot="destroy", on_poweroff="destroy", on_crash="destroy", metadata=metadata, check_mode=check_mode)
@@ -219,14 +253,13 @@ def _start_guest(conn, guest, now, check_mode):
         if reinstall and disk_created_by_us:
             # it belongs to this guest's domain, and this collection created it
             _storage.ensure_volume(conn, _volume_request(guest, "absent"))
-        archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
-        _remove_files(per_guest_files(guest["initrd"])[1:])
-        _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
+        _remove_files(guest_files(guest))
+        _write_answer(guest)
         _define_install_phase(conn, guest, metadata)
         _storage.ensure_volume(conn, _volume_request(guest))
         _ensure(conn, name, state="running")
     except BaseException:
-        _remove_files(per_guest_files(guest["initrd"]))
+        _remove_files(guest_files(guest))
         raise
     return _started(guest, "started", token, started, metadata)
 
@@ -273,7 +306,7 @@ def finish_guest(conn, guest, check_mode=False):
     name = guest["name"]
     outcome = guest["outcome"]
     if not check_mode:
-        _remove_files(per_guest_files(guest["initrd"]))
+        _remove_files(guest_files(guest))
     if outcome.get("result") != "installed":
         return {"name": name, "result": "failed", "seconds": outcome.get("seconds"),
                 "reason": outcome.get("reason") or "failed", "console_tail": outcome.get("console_tail") or []}
@@ -295,9 +328,11 @@ def finish_guest(conn, guest, check_mode=False):
         metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
                         install_seconds=str(seconds))
     try:
+        # the installer's CD-ROMs go: the installed guest has its own disk only
+        disks = {"disks": [_main_disk(guest)]} if guest.get("disk") else {}
         _ensure(conn, name, check_mode, boot={"devices": ["hd"]}, usb=True, console_log=guest["console_log"],
                 on_reboot="restart", on_poweroff="destroy", on_crash="destroy", metadata=metadata,
-                state=guest["state"])
+                state=guest["state"], **disks)
     except UnattendedVirtError as err:
         return _failed(name, err, seconds=seconds)
     return {"name": name, "result": "installed", "seconds": seconds, "reason": ""}

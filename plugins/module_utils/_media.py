@@ -85,7 +85,7 @@ def resolve(p, check=False, mover=None, warn=None):
                                force=p["force"], label="ISO image")
             _account(result, got)
             if check and got["changed"]:
-                result.update(kernel=None, initrd=None, install_args=[], tree=None)
+                result.update(kernel=None, initrd=None, install_args=[], tree=None, iso=got["path"])
                 result["msg"] = "would download the ISO image %s" % location
                 return result
             source = _sources.IsoSource(location, got["path"])
@@ -93,6 +93,7 @@ def resolve(p, check=False, mover=None, warn=None):
             source = _sources.open_source(location, **http_opts)
         sources.append(source)
         iso = isinstance(source, _sources.IsoSource)
+        result["iso"] = source.path if iso else None   # attached as a CD-ROM by the methods that read it
 
         found = None
         if not (overrides["kernel"] and overrides["initrd"]):

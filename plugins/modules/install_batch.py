@@ -112,7 +112,31 @@ options:
           - With O(step=finish), the serial console log of the installed guest.
         type: path
       initrd:
-        description: Path of the per-guest initrd (O(step=start) writes it, O(step=finish) removes it).
+        description:
+          - Path of the per-guest initrd (O(step=start) writes it, O(step=finish) removes it).
+          - Needed with O(guests[].method=kernel).
+        type: path
+      method:
+        description:
+          - With O(step=start), how the installer boots - V(kernel), direct kernel boot of O(guests[].kernel) and
+            the per-guest initrd with O(guests[].cmdline); V(cdrom), the BIOS boots the first of O(guests[].cdroms)
+            (the installer's own ISO) and the installer reads its answer file from the O(guests[].oemdrv) volume.
+        type: str
+        choices: [kernel, cdrom]
+        default: kernel
+      cdroms:
+        description:
+          - With O(step=start), images attached read-only as CD-ROMs during the install phase, in order (the
+            installer ISO, then the OEMDRV volume). O(step=finish) defines the installed guest without them.
+        type: list
+        elements: path
+        default: []
+      oemdrv:
+        description:
+          - With O(guests[].method=cdrom), where O(step=start) writes an ISO 9660 volume labelled C(OEMDRV) (mode
+            C(0600)) holding the answer file at its root, named as O(guests[].answer.path) names it, and
+            O(step=finish) removes it. Anaconda reads C(ks.cfg) from such a volume by itself.
+          - List it in O(guests[].cdroms) too.
         type: path
       base_initrd:
         description: With O(step=start), the installer initrd of the tree, as M(unattended.virt.install_media) returned it.
@@ -195,7 +219,10 @@ options:
         elements: dict
         default: []
       disk:
-        description: With O(step=start), the guest's disk.
+        description:
+          - With O(step=start), the guest's disk.
+          - With O(step=finish), the same; the installed guest is defined with this disk only (the install
+            phase's CD-ROMs go). Left out, its disks stay as they are.
         type: dict
         suboptions:
           pool:
@@ -377,12 +404,13 @@ from ansible_collections.unattended.virt.plugins.module_utils._module import Lib
 
 RECONNECT_SECONDS = 60
 NEEDS = {
-    "start": ("token", "install_log", "initrd", "base_initrd", "kernel", "cmdline", "answer", "location",
-              "memory", "vcpus", "disk"),
+    "start": ("token", "install_log", "answer", "location", "memory", "vcpus", "disk"),
     "wait": ("started", "console_log"),
     "finish": ("token", "started", "initrd", "console_log", "outcome"),
     "locate": (),
 }
+# what start needs besides, by install method
+METHOD_NEEDS = {"kernel": ("initrd", "base_initrd", "kernel", "cmdline"), "cdrom": ("oemdrv", "cdroms")}
 
 
 def argument_spec():
@@ -401,6 +429,9 @@ def argument_spec():
             install_log=dict(type="path"),
             console_log=dict(type="path"),
             initrd=dict(type="path"),
+            oemdrv=dict(type="path"),
+            cdroms=dict(type="list", elements="path", default=[]),
+            method=dict(type="str", choices=["kernel", "cdrom"], default="kernel"),
             base_initrd=dict(type="path"),
             kernel=dict(type="path"),
             cmdline=dict(type="str"),
@@ -440,7 +471,8 @@ def check_guests(step, guests):
         if guest["name"] in names:
             raise InvalidInput("guest %s is listed twice" % guest["name"])
         names.add(guest["name"])
-        missing = [key for key in NEEDS[step] if guest.get(key) in (None, "")]
+        needs = NEEDS[step] + (METHOD_NEEDS[guest["method"]] if step == "start" else ())
+        missing = [key for key in needs if guest.get(key) in (None, "", [])]
         if missing:
             raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))
         if guest.get("answer"):

@@ -187,6 +187,13 @@ install_args:
   type: list
   elements: str
   sample: ["inst.repo=http://mirror.example/fedora/releases/40/Everything/x86_64/os/"]
+iso:
+  description:
+    - With an ISO location, the path of the image on the host (the cached copy of an ISO given by URL),
+      which the install methods that read it attach as a CD-ROM; null for a tree.
+  returned: success
+  type: str
+  sample: /var/cache/unattended-virt/example-fedora-40-Server-dvd-x86_64-40-1.14.iso-2f0c3a9e81d4/image.iso
 checksums:
   description:
     - Per file (C(kernel), C(initrd)), its C(sha256) and C(verified_by), one of V(treeinfo),

@@ -101,6 +101,46 @@ def test_the_guest_cpu_reaches_install_batch(cpu, defaults, expected):
     assert guest_install_starts(answering, [answer])["start"][0].get("cpu") == expected
 
 
+FEDORA_ISO = dict(FEDORA, iso="/srv/iso/fedora.iso", install_args=["inst.repo=hd:LABEL=Fedora-S-dvd-x86_64-40"])
+DEBIAN_ISO = dict(DEBIAN, iso="/srv/iso/debian.iso")
+KS = {"errors": [], "kernel_args": ["inst.ks=file:/ks.cfg"], "initrd_path": "/ks.cfg", "content": "text\n"}
+
+
+@pytest.mark.parametrize("method, media, cdroms, oemdrv", [
+    ("kernel", FEDORA, [], None),                                           # a tree: nothing attached
+    ("kernel", FEDORA_ISO, ["/srv/iso/fedora.iso"], None),                  # the ISO, where inst.repo= finds it
+    ("cdrom", FEDORA_ISO, ["/srv/iso/fedora.iso", "/srv/uv/g-oemdrv.iso"], "/srv/uv/g-oemdrv.iso"),
+])
+def test_what_each_install_method_attaches(method, media, cdroms, oemdrv):
+    batch = batch_of({"name": "g", "location": "http://m/f/", "method": method})
+    answers = guest_install_answers(batch, media_for(batch, media))
+    assert answers["failed"] == []
+    start = guest_install_starts(answers["answering"], [KS])["start"][0]
+    assert (start["method"], start["cdroms"], start["oemdrv"]) == (method, cdroms, oemdrv)
+
+
+@pytest.mark.parametrize("guest, media, words", [
+    ({"method": "cdrom"}, FEDORA, "method cdrom boots the installer's own ISO, and http://m/f/ is a tree: give an ISO"),
+    ({"method": "cdrom"}, DEBIAN_ISO, "method cdrom: Debian's installer (d-i) does not look for its preseed on a labelled "
+                                      "volume by itself"),
+])
+def test_a_method_that_cannot_serve_the_tree_fails_its_guest(guest, media, words):
+    batch = batch_of(dict(guest, name="g", location="http://m/f/"))
+    answers = guest_install_answers(batch, media_for(batch, media))
+    assert answers["answering"] == [] and words in answers["failed"][0]["reason"], answers["failed"]
+    assert "method kernel" in answers["failed"][0]["reason"]
+
+
+@pytest.mark.parametrize("guest, words", [
+    ({"method": "floppy"}, "method"),
+    ({"method": "cdrom", "virt_type": "pv"}, "method cdrom boots through the guest's BIOS, which a Xen PV guest has none of"),
+])
+def test_method_mistakes_are_refused_in_the_plan(guest, words):
+    plan = guest_install_plan([dict(guest, name="g", location="http://m/f/")], [], DEFAULTS,
+                              uvtest.role_entry_options("guest_install", "guest"))
+    assert plan["failed"] and words in plan["failed"][0]["reason"], plan["failed"]
+
+
 def test_a_bad_answer_file_fails_its_guest_only():
     batch = batch_of({"name": "a", "location": "http://m/f/"}, {"name": "b", "location": "http://m/f/"})
     answering = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))["answering"]

@@ -8,7 +8,8 @@ import pytest
 
 import uvtest
 
-from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install
+from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install, _sources
+from ansible_collections.unattended.virt.plugins.module_utils._libvirt import etree, libvirt
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._install import judge
 
@@ -221,3 +222,32 @@ def test_hostile_input_fails_the_guest_and_leaves_nothing(conn, tmp_path, change
     assert result["result"] == "failed" and message in result["reason"].lower(), result
     assert [d.name() for d in conn.listAllDomains()] == ["test"]
     assert sorted(os.listdir(str(tmp_path))) == ["base.img"]
+
+
+def test_method_cdrom_boots_the_iso_and_reads_its_answers_from_an_oemdrv_volume(conn, tmp_path):
+    """The install phase of method cdrom: BIOS boot from the installer ISO, the answer file on an
+    OEMDRV volume (mode 0600, the answer file at its root), no per-guest initrd; the final define
+    leaves the guest its own disk only, and the volume goes."""
+    iso = tmp_path / "installer.iso"
+    iso.write_bytes(b"\0" * 4096)
+    oemdrv = str(tmp_path / "g1-oemdrv.iso")
+    g = guest(tmp_path, method="cdrom", oemdrv=oemdrv, cdroms=[str(iso), oemdrv], kernel=None, base_initrd=None,
+              cmdline=None)
+    assert _install.start_guest(conn, g, 100)["result"] == "started"
+    assert not os.path.exists(g["initrd"]) and oct(os.stat(oemdrv).st_mode & 0o777) == "0o600"
+    volume = _sources.IsoSource(oemdrv, oemdrv)
+    assert volume.volume_id == "OEMDRV" and volume.read("ks.cfg") == b"secret"
+    volume.close()
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert [b.get("dev") for b in xml.findall("os/boot")] == ["cdrom"] and xml.find("os/kernel") is None
+    cdroms = [(d.find("source").get("file"), d.find("readonly") is not None) for d in xml.findall("devices/disk[@device='cdrom']")]
+    assert cdroms == [(str(iso), True), (oemdrv, True)]
+
+    conn.lookupByName("g1").destroy()
+    done = dict(name="g1", token="new-token", started=100, initrd=g["initrd"], oemdrv=oemdrv, disk=g["disk"],
+                console_log=str(tmp_path / "c.log"), state="shutoff", outcome={"result": "installed", "seconds": 30})
+    assert _install.finish_guest(conn, done)["result"] == "installed"
+    assert not os.path.exists(oemdrv)
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.findall("devices/disk[@device='cdrom']") == [] and len(xml.findall("devices/disk")) == 1
+    assert [b.get("dev") for b in xml.findall("os/boot")] == ["hd"]
