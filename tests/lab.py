@@ -10,7 +10,9 @@ the machine's own namespace the bridge does not exist and the guests' addresses 
 
 The network can also carry PXE boots: ``tftp_root`` (dnsmasq's TFTP server, on the bridge
 address) and ``bootp_file`` (+ ``bootp_server``) are libvirt's ``<tftp root=.../>`` and
-``<dhcp><bootp file=... server=.../></dhcp>``.
+``<dhcp><bootp file=... server=.../></dhcp>``; ``network_boot_xml`` is a guest that boots
+from the network card (QEMU's iPXE ROM) with its firmware's output on the serial console, and
+``dnsmasq_log=True`` keeps dnsmasq's record of DHCP and TFTP (``dnsmasq_lines``).
 
 Everything is stopped by recorded PIDs (the daemon's, the processes the lab started) and
 through libvirt (guests, the network and its dnsmasq); ``stop`` then waits until no process
@@ -32,14 +34,18 @@ import fleet
 import uvtest
 
 SERVE_TREE = os.path.join(uvtest.REPO, "scripts", "serve_tree.py")
+DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 
 
 def network_xml(name, bridge, address, prefix, dhcp_range, tftp_root=None, bootp_file=None,
-                bootp_server=None):
+                bootp_server=None, dnsmasq_options=(), ipv6=None):
     """The libvirt XML of an isolated network: no <forward>, so libvirt routes and NATs
-    nothing; DHCP from ``dhcp_range`` (start, end); optional TFTP root and BOOTP file."""
+    nothing; DHCP from ``dhcp_range`` (start, end); optional TFTP root and BOOTP file;
+    ``dnsmasq_options`` ("name=value" strings) are appended to the configuration libvirt
+    writes for its dnsmasq (libvirt's <dnsmasq:options>).  ``ipv6`` (address, prefix) adds an
+    IPv6 address without DHCPv6: libvirt's dnsmasq then sends router advertisements only."""
     from lxml import etree
-    net = etree.Element("network")
+    net = etree.Element("network", nsmap={"dnsmasq": DNSMASQ_NS} if dnsmasq_options else None)
     etree.SubElement(net, "name").text = name
     etree.SubElement(net, "bridge", name=bridge, stp="off", delay="0")
     ip = etree.SubElement(net, "ip", address=address, prefix=str(prefix))
@@ -51,7 +57,49 @@ def network_xml(name, bridge, address, prefix, dhcp_range, tftp_root=None, bootp
         bootp = etree.SubElement(dhcp, "bootp", file=bootp_file)
         if bootp_server:
             bootp.set("server", bootp_server)
+    if ipv6:
+        etree.SubElement(net, "ip", family="ipv6", address=ipv6[0], prefix=str(ipv6[1]))
+    if dnsmasq_options:
+        options = etree.SubElement(net, "{%s}options" % DNSMASQ_NS)
+        for option in dnsmasq_options:
+            etree.SubElement(options, "{%s}option" % DNSMASQ_NS, value=option)
     return etree.tostring(net, encoding="unicode")
+
+
+def network_boot_xml(name, mac, network, disk, log, memory_mib=256, reboot_timeout=0):
+    """A QEMU (TCG) guest that boots from its virtio network card on the libvirt network
+    ``network`` (MAC ``mac``; QEMU's iPXE ROM does DHCP and TFTP), with a raw virtio ``disk``
+    and its serial console in ``log``.  ``<bios useserial='yes'>`` sends the firmware's (SeaBIOS,
+    iPXE, a boot loader's) output to that console too: without it the log starts at the
+    kernel.  ``reboot_timeout`` (ms): SeaBIOS reboots that long after finding nothing to boot
+    (-1: it waits forever); with on_reboot=destroy, a guest whose network boot gave up then
+    shuts off.  Written with lxml, independently of the domain module."""
+    from lxml import etree
+    dom = etree.Element("domain", type="qemu")
+    etree.SubElement(dom, "name").text = name
+    etree.SubElement(dom, "memory", unit="MiB").text = str(memory_mib)
+    etree.SubElement(dom, "vcpu").text = "1"
+    os_ = etree.SubElement(dom, "os")
+    etree.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
+    etree.SubElement(os_, "boot", dev="network")
+    etree.SubElement(os_, "bios", useserial="yes", rebootTimeout=str(reboot_timeout))
+    etree.SubElement(etree.SubElement(dom, "features"), "acpi")   # without ACPI, poweroff hangs
+    for event in ("on_poweroff", "on_reboot", "on_crash"):
+        etree.SubElement(dom, event).text = "destroy"
+    devices = etree.SubElement(dom, "devices")
+    disk_el = etree.SubElement(devices, "disk", type="file", device="disk")
+    etree.SubElement(disk_el, "driver", name="qemu", type="raw")
+    etree.SubElement(disk_el, "source", file=disk)
+    etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
+    iface = etree.SubElement(devices, "interface", type="network")
+    etree.SubElement(iface, "mac", address=mac)
+    etree.SubElement(iface, "source", network=network)
+    etree.SubElement(iface, "model", type="virtio")
+    serial = etree.SubElement(devices, "serial", type="file")
+    etree.SubElement(serial, "source", path=log)
+    etree.SubElement(serial, "target", port="0")
+    etree.SubElement(devices, "memballoon", model="none")
+    return etree.tostring(dom, encoding="unicode")
 
 
 def _ns_inode(path):
@@ -97,7 +145,7 @@ class Lab:
 
     def __init__(self, root, name="uvlab", bridge="uvlab0", address="192.168.150.1", prefix=24,
                  dhcp_range=("192.168.150.100", "192.168.150.199"), tftp_root=None,
-                 bootp_file=None, bootp_server=None):
+                 bootp_file=None, bootp_server=None, dnsmasq_log=False, ipv6=None):
         self.root = root
         self.name = name
         self.bridge = bridge
@@ -107,6 +155,10 @@ class Lab:
         self.tftp_root = tftp_root
         self.bootp_file = bootp_file
         self.bootp_server = bootp_server
+        self.ipv6 = ipv6
+        # dnsmasq_log: libvirt's dnsmasq logs its DHCP exchanges and TFTP transfers (files sent,
+        # requests refused) to this file instead of syslog, which nobody reads here
+        self.dnsmasq_log = os.path.join(root, "dnsmasq.log") if dnsmasq_log else None
         self.daemon = fleet.FleetDaemon(os.path.join(root, "daemon"), own_network=True)
         self.uri = self.daemon.uri
         self._conn = None
@@ -133,8 +185,9 @@ class Lab:
         return self
 
     def xml(self):
+        options = ("log-facility=" + self.dnsmasq_log, "log-dhcp") if self.dnsmasq_log else ()
         return network_xml(self.name, self.bridge, self.address, self.prefix, self.dhcp_range,
-                           self.tftp_root, self.bootp_file, self.bootp_server)
+                           self.tftp_root, self.bootp_file, self.bootp_server, options, self.ipv6)
 
     def __enter__(self):
         return self.start()
@@ -262,7 +315,46 @@ class Lab:
                               stdout=log, stderr=subprocess.STDOUT)
         return "http://%s:%d/" % (address, _wait_port_file(port_file, proc, timeout))
 
-    # ------------------------------------------------------------------ DHCP
+    # ------------------------------------------------------------------ DHCP and TFTP
+    def dnsmasq_lines(self, contains=""):
+        """The lines of libvirt's dnsmasq log (``dnsmasq_log=True``) holding ``contains``."""
+        if not self.dnsmasq_log:
+            raise RuntimeError("the lab was started without dnsmasq_log=True")
+        if not os.path.exists(self.dnsmasq_log):
+            return []
+        with open(self.dnsmasq_log, errors="replace") as handle:
+            return [line.rstrip("\n") for line in handle if contains in line]
+
+    def dnsmasq_identity(self):
+        """(uid, gid) of the network's dnsmasq, the process that serves DHCP and TFTP (libvirt's
+        pid file names it; libvirt sets no user, so it runs as dnsmasq's built-in default)."""
+        path = os.path.join(self.daemon.root, "run", "network", self.name + ".pid")
+        with open(path) as handle:
+            pid = int(handle.read().strip())
+        ids = {}
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                key, _sep, value = line.partition(":")
+                if key in ("Uid", "Gid"):
+                    ids[key] = int(value.split()[1])   # the effective id
+        return ids["Uid"], ids["Gid"]
+
+    def tftp_get(self, name, timeout=30):
+        """Fetch ``name`` from the network's TFTP server (busybox tftp, inside the namespace):
+        (True, content) or (False, the server's error message)."""
+        self._count += 1
+        dest = os.path.join(self.root, "tftp-get-%d" % self._count)
+        got = self.run(["busybox", "tftp", "-g", "-r", name, "-l", dest, self.address],
+                       capture_output=True, text=True, timeout=timeout)
+        try:
+            if got.returncode != 0:
+                return False, got.stderr.strip()
+            with open(dest, "rb") as handle:
+                return True, handle.read()
+        finally:
+            if os.path.exists(dest):
+                os.unlink(dest)
+
     def leases(self, mac=None):
         """The network's DHCP leases as libvirt reports them (dicts with ``mac``, ``ipaddr``,
         ``prefix``, ``hostname``, ``expirytime``, ...), only ``mac``'s when given."""
