@@ -13,6 +13,9 @@ APT_PACKAGES=(
   # the stand-in's installed system (tests/fixtures/build.sh): a raw disk image built in user
   # space, syslinux's MBR and its mtools-based installer, sfdisk for the partition table
   syslinux syslinux-common mtools fdisk
+  # the fixture ISO boots by BIOS (El Torito) into the stand-in: isolinux.bin (ldlinux.c32 is in
+  # syslinux-common)
+  isolinux
   # the hypervisor role's test: a bare Debian root (tests/bare_host.py)
   debootstrap zstd
   # the quickstart's hypervisor host: the modules' libraries for /usr/bin/python3
