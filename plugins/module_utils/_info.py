@@ -215,12 +215,13 @@ def gather(conn, names=None):
             state = states.get(dom.UUIDString())
             if state is None:
                 state = dom.state()[0]
+            persistent = bool(dom.isPersistent())
         except libvirt.libvirtError as err:
             if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:  # undefined meanwhile
                 continue
             raise LibvirtFailure("cannot read domain %s: %s" % (dom.name(), err.get_error_message()))
         facts = domain_facts(etree.fromstring(xml.encode("utf-8")), state, volume_path)
-        facts["persistent"] = bool(dom.isPersistent())
+        facts["persistent"] = persistent
         domains.append(facts)
     return dict(domains=domains, host=host_facts(conn), missing=missing)
 

@@ -203,19 +203,15 @@ def domains_using(conn, path, pool=None, volume=None):
     that use the volume, sorted."""
     users = set()
     for dom in conn.listAllDomains():
-        flags_list = [libvirt.VIR_DOMAIN_XML_INACTIVE]
-        if dom.isActive():
-            flags_list.append(0)
-        for flags in flags_list:
-            try:
-                root = etree.fromstring(dom.XMLDesc(flags).encode("utf-8"))
-            except libvirt.libvirtError as err:
-                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:  # went away meanwhile
-                    break
-                raise
-            if disk_references(root, path, pool, volume):
-                users.add(dom.name())
-                break
+        try:
+            name = dom.name()
+            xmls = [dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)] + ([dom.XMLDesc(0)] if dom.isActive() else [])
+        except libvirt.libvirtError as err:
+            if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:  # went away between the listing and now
+                continue
+            raise
+        if any(disk_references(etree.fromstring(xml.encode("utf-8")), path, pool, volume) for xml in xmls):
+            users.add(name)
     return sorted(users)
 
 
