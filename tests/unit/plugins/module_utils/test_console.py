@@ -1,6 +1,8 @@
 """What a person watching a guest's serial console would read from it: the lines of a
 line-based installer, and the dialog titles of a full-screen one (d-i's newt frontend).  The
-d-i samples are bytes a real Debian 12 installer wrote to its serial console here."""
+d-i samples are bytes a real Debian 12 installer wrote to its serial console here (gzip'd, so that
+their carriage returns stay as they were)."""
+import gzip
 import os
 
 import pytest
@@ -12,7 +14,8 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "console")
 
 
 def sample(name):
-    with open(os.path.join(DATA, name), "rb") as handle:
+    # gzip'd: the bytes as the serial port gave them, carriage returns included
+    with gzip.open(os.path.join(DATA, name + ".gz"), "rb") as handle:
         return handle.read().decode("utf-8", "replace")
 
 
