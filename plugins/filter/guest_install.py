@@ -20,12 +20,13 @@ from ansible_collections.unattended.virt.plugins.module_utils._arguments import 
 from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
+from ansible_collections.unattended.virt.plugins.module_utils._pxe import guest_mac
 from ansible_collections.unattended.virt.plugins.module_utils._sources import split_credentials
 from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
 from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
 
 STATES = ("running", "shutoff", "absent")
-METHODS = ("kernel", "cdrom")
+METHODS = ("kernel", "cdrom", "pxe")
 FAILURES = ("failed", "unreachable")   # results that fail a run: unreachable is installed, but not where it should answer
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,62}$")
 _KERNEL_LINE = re.compile(r"^\s*\[\s*[0-9]+\.[0-9]+\]")
@@ -36,7 +37,7 @@ _DISK_SUFFIX = {"qcow2": ".qcow2", "raw": ".img"}
 # they are written; vars/main.yml hands them over as __guest_install_defaults).
 DEFAULT_KEYS = ("uri", "state", "memory", "vcpus", "cpu", "arch", "hypervisor", "virt_type", "disk_size", "disk_format",
                 "pool", "pool_path", "interfaces", "extra_args", "kickstart", "confirm_token", "timeout", "work_dir",
-                "cache_dir", "concurrency", "enforce_floors", "reachable", "method")
+                "cache_dir", "concurrency", "enforce_floors", "reachable", "method", "pxe")
 
 
 def _pick(guest, defaults, key):
@@ -170,6 +171,8 @@ def normalize(guest, defaults):
     if method != "kernel" and _pick(guest, defaults, "virt_type") == "pv":
         raise AnsibleFilterError("guest %s: method %s boots through the guest's BIOS, which a Xen PV guest has none of: "
                                  "use method kernel" % (name, method))
+    interfaces = [_without_none(interface) for interface in _pick(guest, defaults, "interfaces")]
+    pxe, mac = _pxe_settings(name, method, defaults["pxe"], guest.get("pxe"), interfaces)
     return {
         "name": name,
         "state": state,
@@ -182,7 +185,7 @@ def normalize(guest, defaults):
         "virt_type": _pick(guest, defaults, "virt_type"),
         "disk": disk,
         "remove_disk": bool(guest.get("remove_disk", False)),
-        "interfaces": [_without_none(interface) for interface in _pick(guest, defaults, "interfaces")],
+        "interfaces": interfaces,
         "extra_args": _extra_args(defaults["extra_args"]) + _extra_args(guest.get("extra_args")),
         "os_family": guest.get("os_family"),
         "os_version": guest.get("os_version"),
@@ -194,11 +197,32 @@ def normalize(guest, defaults):
         "reachable": _reachable(name, defaults["reachable"], guest.get("reachable")),
         "groups": [str(group) for group in guest.get("groups") or []],
         "method": method,
+        "pxe": pxe,
+        "mac": mac,
         "initrd": "%s/%s-initrd.img" % (work, name),
         "oemdrv": "%s/%s-oemdrv.iso" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),
     }
+
+
+def _pxe_settings(name, method, default, own, interfaces):
+    """(pxe settings, MAC) of a guest that boots from the network, else (None, None). Its first
+    interface gets a fixed MAC (its own, or one made from its name): its boot script is found by it."""
+    if method != "pxe":
+        return None, None
+    settings = dict(default or {})
+    settings.update(_without_none(own))
+    root = str(settings.get("tftp_root") or "")
+    if not root.startswith("/"):
+        raise AnsibleFilterError("guest %s: method pxe needs pxe.tftp_root, the folder on the host that the network's TFTP "
+                                 "server serves (an absolute path), got %r" % (name, root))
+    if not interfaces:
+        raise AnsibleFilterError("guest %s: method pxe boots from the network, and the guest has no interface" % name)
+    first = interfaces[0]
+    first["mac"] = str(first.get("mac") or guest_mac(name)).lower()
+    network = settings.get("network") or first.get("network") or ""
+    return {"tftp_root": root, "network": network, "group": str(settings.get("group") or "")}, first["mac"]
 
 
 def _reachable(name, default, own):

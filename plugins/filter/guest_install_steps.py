@@ -182,6 +182,7 @@ def guest_install_starts(answering, answers):
         start.append({
             "name": guest["name"], "token": item["token"], "timeout": guest["timeout"], "method": method,
             "cdroms": cdroms, "oemdrv": guest["oemdrv"] if method == "cdrom" else None,
+            "mac": guest.get("mac"), "pxe": guest.get("pxe"),
             "install_log": guest["install_log"], "initrd": guest["initrd"],
             "base_initrd": media["initrd"], "kernel": media["kernel"],
             "cmdline": install_cmdline(guest, media, answer),
@@ -215,6 +216,7 @@ def guest_install_started(started, batch):
                 "name": item["name"], "token": item["token"], "started": item["started"],
                 "reason": item.get("reason"), "timeout": guest["timeout"], "confirm_token": guest["confirm_token"],
                 "install_log": guest["install_log"], "initrd": guest["initrd"], "oemdrv": guest.get("oemdrv"),
+                "method": guest.get("method") or "kernel", "mac": guest.get("mac"), "pxe": guest.get("pxe"),
                 "console_log": guest["console_log"], "state": guest["state"],
                 "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
             })
@@ -228,6 +230,7 @@ def guest_install_finishes(waiting, outcomes):
     """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
     return [{"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
              "oemdrv": item.get("oemdrv"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
+             "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": item.get("pxe"),
              "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
             for item in waiting]
 

@@ -21,17 +21,18 @@ __metaclass__ = type
 import contextlib
 import fcntl
 import glob
+import grp
 import os
 import re
 import time
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd, _oemdrv
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd, _oemdrv, _pxe
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, last_meaningful_line, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
 from ansible_collections.unattended.virt.plugins.module_utils import _metadata
 from ansible_collections.unattended.virt.plugins.module_utils import _storage
-from ansible_collections.unattended.virt.plugins.module_utils._errors import UnattendedVirtError
+from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, UnattendedVirtError
 
 TOKEN_PREFIX = "UNATTENDED-VIRT-INSTALLED "
 ENDED = ("shutoff", "crashed")
@@ -102,14 +103,38 @@ def per_guest_files(path):
     return [path] + glob.glob(os.path.join(glob.escape(folder), ".%s.*.tmp" % glob.escape(base)))
 
 
-def guest_files(guest):
-    """Every per-guest file of ``guest`` that holds its answer file: its initrd (method kernel)
-    or its OEMDRV volume (method cdrom), with their half-written copies."""
+def guest_files(guest, token=None):
+    """Every per-guest file of ``guest`` that holds its answer file, with their half-written
+    copies: its initrd (method kernel), its OEMDRV volume (method cdrom), its files in the TFTP
+    root (method pxe, named from the install's ``token``, this run's when not given)."""
     paths = []
     for key in ("initrd", "oemdrv"):
         if guest.get(key):
             paths += per_guest_files(guest[key])
+    if guest.get("method") == "pxe":
+        paths += _pxe.published((guest.get("pxe") or {}).get("tftp_root"), guest.get("mac"), token or guest.get("token"))
     return paths
+
+
+def _tftp_gid(guest):
+    """The group the TFTP server reads the guest's files as: pxe.group (a name or a number), or
+    that of the dnsmasq of pxe.network."""
+    pxe = guest["pxe"]
+    group = pxe.get("group")
+    if group not in (None, ""):
+        try:
+            return int(group)
+        except ValueError:
+            try:
+                return grp.getgrnam(str(group)).gr_gid
+            except KeyError:
+                raise InvalidInput("pxe.group %s is no group on this host" % group)
+    gid = _pxe.tftp_group(pxe.get("network") or "")
+    if gid is None:
+        raise InvalidInput("cannot tell which group the TFTP server reads files as: no dnsmasq of libvirt network %r "
+                           "runs here. Set pxe.group to the group your TFTP server runs as (its files get mode 0640 and "
+                           "that group)" % (pxe.get("network") or ""))
+    return gid
 
 
 def _main_disk(guest):
@@ -119,9 +144,12 @@ def _main_disk(guest):
 
 def _install_boot(guest):
     """How the install phase boots: the installer's kernel (method kernel), or the BIOS from the
-    installer's CD-ROM (cdrom)."""
-    if (guest.get("method") or "kernel") == "cdrom":
+    installer's CD-ROM (cdrom) or from the network (pxe)."""
+    method = guest.get("method") or "kernel"
+    if method == "cdrom":
         return {"devices": ["cdrom"]}
+    if method == "pxe":
+        return {"devices": ["network"]}
     return {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]}
 
 
@@ -133,6 +161,13 @@ def _write_answer(guest):
         return
     archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
     _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
+    if guest.get("method") == "pxe":
+        # into the TFTP root, with the mode and group its server reads; the copy here goes at once
+        try:
+            _pxe.publish(guest["pxe"]["tftp_root"], guest["mac"], guest["token"], guest["kernel"], guest["initrd"],
+                         guest["cmdline"], _tftp_gid(guest))
+        finally:
+            _remove_files(per_guest_files(guest["initrd"]))
 
 
 def _ensure(conn, name, check_mode=False, **options):
@@ -226,6 +261,7 @@ def _start_guest(conn, guest, now, check_mode):
     token, started = guest["token"], int(now)
     if reinstall:
         disk_created_by_us = meta.get("disk_created_by_us") == "yes"
+        stale = guest_files(guest, meta.get("token") or "-")   # what the stopped run left in the TFTP root
     else:
         disk = guest["disk"]
         existing = _storage.volume_exists(conn, disk["pool"], disk["name"], disk.get("pool_path"))
@@ -253,7 +289,7 @@ def _start_guest(conn, guest, now, check_mode):
         if reinstall and disk_created_by_us:
             # it belongs to this guest's domain, and this collection created it
             _storage.ensure_volume(conn, _volume_request(guest, "absent"))
-        _remove_files(guest_files(guest))
+        _remove_files(guest_files(guest) + (stale if reinstall else []))
         _write_answer(guest)
         _define_install_phase(conn, guest, metadata)
         _storage.ensure_volume(conn, _volume_request(guest))

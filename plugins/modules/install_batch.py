@@ -114,15 +114,42 @@ options:
       initrd:
         description:
           - Path of the per-guest initrd (O(step=start) writes it, O(step=finish) removes it).
-          - Needed with O(guests[].method=kernel).
+          - Needed with O(guests[].method=kernel) and O(guests[].method=pxe) (which moves it into the TFTP root).
         type: path
       method:
         description:
           - With O(step=start), how the installer boots - V(kernel), direct kernel boot of O(guests[].kernel) and
             the per-guest initrd with O(guests[].cmdline); V(cdrom), the BIOS boots the first of O(guests[].cdroms)
-            (the installer's own ISO) and the installer reads its answer file from the O(guests[].oemdrv) volume.
+            (the installer's own ISO) and the installer reads its answer file from the O(guests[].oemdrv) volume;
+            V(pxe), the BIOS boots from the network, where iPXE finds the guest's files in O(guests[].pxe.tftp_root).
         type: str
-        choices: [kernel, cdrom]
+        choices: [kernel, cdrom, pxe]
+      mac:
+        description:
+          - With O(guests[].method=pxe), the MAC address of the guest's first interface, by which its boot script
+            is found. O(step=finish) needs it too, to remove the guest's files.
+        type: str
+      pxe:
+        description:
+          - With O(guests[].method=pxe), where the guest's files go. O(step=start) puts in O(guests[].pxe.tftp_root)
+            the boot script C(uv-boot.ipxe) every network-booting guest runs (name it as the network's bootp file),
+            the guest's own script C(uv-<mac>.ipxe) and its kernel and per-guest initrd, named from the install's
+            token (24 hex digits no one can guess), mode C(0640), the TFTP server's group. O(step=finish) removes
+            the guest's files whatever the outcome.
+        type: dict
+        suboptions:
+          tftp_root:
+            description: The folder the network's TFTP server serves, on this host.
+            type: path
+            required: true
+          group:
+            description:
+              - The group the TFTP server reads files as (a name or a number).
+              - Default that of the dnsmasq libvirt runs for O(guests[].pxe.network).
+            type: str
+          network:
+            description: The libvirt network whose dnsmasq serves DHCP and TFTP to the guest.
+            type: str
         default: kernel
       cdroms:
         description:
@@ -410,7 +437,8 @@ NEEDS = {
     "locate": (),
 }
 # what start needs besides, by install method
-METHOD_NEEDS = {"kernel": ("initrd", "base_initrd", "kernel", "cmdline"), "cdrom": ("oemdrv", "cdroms")}
+METHOD_NEEDS = {"kernel": ("initrd", "base_initrd", "kernel", "cmdline"), "cdrom": ("oemdrv", "cdroms"),
+                "pxe": ("initrd", "base_initrd", "kernel", "cmdline", "mac", "pxe")}
 
 
 def argument_spec():
@@ -431,7 +459,13 @@ def argument_spec():
             initrd=dict(type="path"),
             oemdrv=dict(type="path"),
             cdroms=dict(type="list", elements="path", default=[]),
-            method=dict(type="str", choices=["kernel", "cdrom"], default="kernel"),
+            method=dict(type="str", choices=["kernel", "cdrom", "pxe"], default="kernel"),
+            mac=dict(type="str"),
+            pxe=dict(type="dict", options=dict(
+                tftp_root=dict(type="path", required=True),
+                group=dict(type="str"),
+                network=dict(type="str"),
+            )),
             base_initrd=dict(type="path"),
             kernel=dict(type="path"),
             cmdline=dict(type="str"),

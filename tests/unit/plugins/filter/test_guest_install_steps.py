@@ -141,6 +141,32 @@ def test_method_mistakes_are_refused_in_the_plan(guest, words):
     assert plan["failed"] and words in plan["failed"][0]["reason"], plan["failed"]
 
 
+def test_method_pxe_gives_the_guest_a_fixed_mac_and_its_tftp_settings():
+    batch = batch_of({"name": "p1", "location": "http://m/f/", "method": "pxe", "interfaces": [{"network": "lab"}],
+                      "pxe": {"tftp_root": "/srv/tftp"}},
+                     {"name": "p2", "location": "http://m/f/", "method": "pxe",
+                      "interfaces": [{"network": "lab", "mac": "52:54:00:AA:BB:CC"}],
+                      "pxe": {"tftp_root": "/srv/tftp", "network": "pxe-net", "group": "tftp"}})
+    answers = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))
+    first, second = guest_install_starts(answers["answering"], [KS, KS])["start"]
+    assert first["method"] == "pxe" and first["mac"] == first["interfaces"][0]["mac"] and first["mac"].startswith("52:54:00:")
+    assert first["pxe"] == {"tftp_root": "/srv/tftp", "network": "lab", "group": ""}   # the interface's network
+    assert second["mac"] == "52:54:00:aa:bb:cc" and second["pxe"] == {"tftp_root": "/srv/tftp", "network": "pxe-net",
+                                                                        "group": "tftp"}
+    assert first["cmdline"].startswith("inst.repo=http://m/f/ inst.ks=file:/ks.cfg")
+
+
+@pytest.mark.parametrize("guest, words", [
+    ({"method": "pxe"}, "method pxe needs pxe.tftp_root, the folder on the host that the network's TFTP server serves"),
+    ({"method": "pxe", "pxe": {"tftp_root": "tftp"}}, "an absolute path), got 'tftp'"),
+    ({"method": "pxe", "pxe": {"tftp_root": "/srv/tftp"}, "interfaces": []}, "boots from the network, and the guest has no interface"),
+])
+def test_method_pxe_mistakes(guest, words):
+    plan = guest_install_plan([dict(guest, name="g", location="http://m/f/")], [], DEFAULTS,
+                              uvtest.role_entry_options("guest_install", "guest"))
+    assert plan["failed"] and words in plan["failed"][0]["reason"], plan["failed"]
+
+
 def test_a_bad_answer_file_fails_its_guest_only():
     batch = batch_of({"name": "a", "location": "http://m/f/"}, {"name": "b", "location": "http://m/f/"})
     answering = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))["answering"]

@@ -8,7 +8,7 @@ import pytest
 
 import uvtest
 
-from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install, _sources
+from ansible_collections.unattended.virt.plugins.module_utils import _domain, _install, _pxe, _sources
 from ansible_collections.unattended.virt.plugins.module_utils._libvirt import etree, libvirt
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._install import judge
@@ -251,3 +251,40 @@ def test_method_cdrom_boots_the_iso_and_reads_its_answers_from_an_oemdrv_volume(
     xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     assert xml.findall("devices/disk[@device='cdrom']") == [] and len(xml.findall("devices/disk")) == 1
     assert [b.get("dev") for b in xml.findall("os/boot")] == ["hd"]
+
+
+def test_method_pxe_puts_the_guests_files_in_the_tftp_root_and_finish_removes_them(conn, tmp_path):
+    tftp = tmp_path / "tftp"
+    tftp.mkdir()
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"kernel")
+    mac = "52:54:00:12:34:56"
+    g = guest(tmp_path, method="pxe", mac=mac, kernel=str(kernel), pxe={"tftp_root": str(tftp), "group": str(os.getgid())},
+              interfaces=[{"network": "default", "mac": mac}])
+    assert _install.start_guest(conn, g, 100)["result"] == "started"
+    names = _pxe.names(mac, "new-token")
+    assert sorted(os.listdir(tftp)) == sorted([_pxe.BOOT_FILE, names["script"], names["kernel"], names["initrd"]])
+    assert not os.path.exists(g["initrd"])   # the copy in the work folder went at once
+    assert b"secret" in (tftp / names["initrd"]).read_bytes()   # the answer file, appended
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert [b.get("dev") for b in xml.findall("os/boot")] == ["network"] and xml.find("os/kernel") is None
+    assert xml.find("devices/interface/mac").get("address") == mac
+
+    conn.lookupByName("g1").destroy()
+    done = dict(name="g1", token="new-token", started=100, initrd=g["initrd"], method="pxe", mac=mac, pxe=g["pxe"],
+                disk=g["disk"], console_log=str(tmp_path / "c.log"), state="shutoff",
+                outcome={"result": "failed", "reason": "timed out", "seconds": 30})
+    assert _install.finish_guest(conn, done)["result"] == "failed"
+    assert os.listdir(tftp) == [_pxe.BOOT_FILE]   # whatever the outcome, the guest's files go
+
+
+def test_a_tftp_group_that_does_not_exist_fails_the_guest_and_leaves_nothing(conn, tmp_path):
+    tftp = tmp_path / "tftp"
+    tftp.mkdir()
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"kernel")
+    g = guest(tmp_path, method="pxe", mac="52:54:00:12:34:57", kernel=str(kernel),
+              pxe={"tftp_root": str(tftp), "group": "no-such-group-here"})
+    result = _install.start_guest(conn, g, 100)
+    assert result["result"] == "failed" and "pxe.group no-such-group-here is no group on this host" in result["reason"]
+    assert os.listdir(tftp) == [] and not os.path.exists(g["initrd"])
