@@ -24,7 +24,9 @@ is left in the namespace, which takes the bridge with it.
         net.leases()   # [{"mac": ..., "ipaddr": ...}, ...]
         net.run(["python3", "-c", "..."], capture_output=True)
 """
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +37,16 @@ import uvtest
 
 SERVE_TREE = os.path.join(uvtest.REPO, "scripts", "serve_tree.py")
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
+
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def write_inventory(path, hosts):
+    """An inventory of ``hosts`` ({name: vars}) at ``path`` (JSON, which is YAML); returns ``path``."""
+    with open(path, "w") as handle:
+        json.dump({"all": {"hosts": hosts}}, handle, indent=1)
+    return path
 
 
 def network_xml(name, bridge, address, prefix, dhcp_range, tftp_root=None, bootp_file=None,
@@ -293,6 +305,17 @@ class Lab:
     def run(self, argv, **kwargs):
         """subprocess.run(``argv``) inside the lab's network namespace."""
         return subprocess.run(self.command(argv), check=kwargs.pop("check", False), **kwargs)
+
+    def ansible_playbook(self, playbook, inventory, *extra, timeout=1200):
+        """ansible-playbook (the test venv's, with the collection) inside the namespace, as the
+        lab's hypervisor host and controller at once; the CompletedProcess gets ``recap``
+        ({host: (ok, changed, unreachable, failed)}) and ``output`` (stdout and stderr)."""
+        ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        proc = self.run([ansible_playbook, playbook, "-i", inventory] + list(extra), env=uvtest.module_env(),
+                        capture_output=True, text=True, timeout=timeout)
+        proc.recap = dict((m.group(1), m.groups()[1:]) for m in RECAP.finditer(proc.stdout))
+        proc.output = proc.stdout + proc.stderr
+        return proc
 
     def popen(self, argv, **kwargs):
         """subprocess.Popen(``argv``) inside the lab's network namespace, as a process group

@@ -153,19 +153,29 @@ def _install_boot(guest):
     return {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]}
 
 
-def _write_answer(guest):
-    """The answer file where the guest's installer finds it: in its per-guest initrd, or on an
-    OEMDRV volume for an installer booted from its own CD-ROM."""
+def _answer_place(guest):
+    """What writing the answer file needs, checked before anything is defined: its archive (a
+    path or mode that would escape is refused here) and, for method pxe, the TFTP server's group."""
+    archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
+    gid = _tftp_gid(guest) if guest.get("method") == "pxe" else None
+    if gid is not None:
+        _pxe.check_root(guest["pxe"]["tftp_root"])
+    return archive, gid
+
+
+def _write_answer(guest, archive, gid):
+    """The answer file where the guest's installer finds it: in its per-guest initrd (moved into
+    the TFTP root for method pxe), or on an OEMDRV volume for an installer booted from its own
+    CD-ROM."""
     if (guest.get("method") or "kernel") == "cdrom":
         _oemdrv.write(guest["oemdrv"], {os.path.basename(guest["answer"]["path"]): guest["answer"]["content"]})
         return
-    archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
     _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
     if guest.get("method") == "pxe":
         # into the TFTP root, with the mode and group its server reads; the copy here goes at once
         try:
             _pxe.publish(guest["pxe"]["tftp_root"], guest["mac"], guest["token"], guest["kernel"], guest["initrd"],
-                         guest["cmdline"], _tftp_gid(guest))
+                         guest["cmdline"], gid)
         finally:
             _remove_files(per_guest_files(guest["initrd"]))
 
@@ -289,9 +299,12 @@ def _start_guest(conn, guest, now, check_mode):
         if reinstall and disk_created_by_us:
             # it belongs to this guest's domain, and this collection created it
             _storage.ensure_volume(conn, _volume_request(guest, "absent"))
+        archive, gid = _answer_place(guest)
         _remove_files(guest_files(guest) + (stale if reinstall else []))
-        _write_answer(guest)
+        # defined first: from then on its metadata holds the token that names the files written next,
+        # so a run stopped in between leaves nothing the next one cannot find
         _define_install_phase(conn, guest, metadata)
+        _write_answer(guest, archive, gid)
         _storage.ensure_volume(conn, _volume_request(guest))
         _ensure(conn, name, state="running")
     except BaseException:

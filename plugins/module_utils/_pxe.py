@@ -28,18 +28,18 @@ FILE_MODE = 0o640
 # `exit` returns to the firmware, which tries the guest's next boot device (our install phase has
 # none, and stops).  Lines stay short: iPXE wraps the console at 80 columns.
 BOOT_SCRIPT = """#!ipxe
-echo uv-pxe: ${mac} has ${ip}
+echo uv-pxe: ${mac} got ${ip}
 imgfetch uv-${mac:hexhyp}.ipxe || goto none
 chain uv-${mac:hexhyp}.ipxe || goto failed
 :none
-echo uv-pxe: no configuration here for ${mac:hexhyp}
+echo uv-pxe: no configuration for ${mac:hexhyp}
 exit 1
 :failed
-echo uv-pxe: the configuration for ${mac:hexhyp} failed
+echo uv-pxe: configuration for ${mac:hexhyp} failed
 exit 1
 """
 GUEST_SCRIPT = """#!ipxe
-echo uv-pxe: installing with the configuration for ${mac:hexhyp}
+echo uv-pxe: configuration for ${mac:hexhyp}
 kernel %(kernel)s %(cmdline)s || goto failed
 initrd %(initrd)s || goto failed
 boot || goto failed

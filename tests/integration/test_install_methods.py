@@ -3,10 +3,8 @@
 found on the ISO, attached as a CD-ROM) and by BIOS boot from the ISO (its ks.cfg on the OEMDRV
 volume the role writes); each ends with the guest booted from its own disk, with no CD-ROM left,
 answering on its port; a rerun changes nothing."""
-import json
 import os
 import re
-import sys
 
 import libvirt
 import pytest
@@ -17,16 +15,7 @@ import uvtest
 
 pytestmark = pytest.mark.integration
 
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 VOLUME_ID = "FEDORA-40-X86_64"
-
-
-def provision(net, inventory):
-    proc = net.run([ANSIBLE_PLAYBOOK, "unattended.virt.provision", "-i", inventory], env=uvtest.module_env(),
-                   capture_output=True, text=True, timeout=1200)
-    proc.recap = dict((m.group(1), m.groups()[1:]) for m in RECAP.finditer(proc.stdout))
-    return proc
 
 
 def lines(path, start="STANDIN"):
@@ -45,12 +34,10 @@ def test_kernel_from_an_iso_and_bios_boot_from_the_iso(prefix, workdir, fixtures
             net.uri, os.path.join(root, "host"), pool=prefix + "pool", guest_install_guests=guests,
             guest_install_interfaces=[{"network": net.name}],
             guest_install_reachable={"wait": True, "port": 22, "timeout": 240})
-        inventory = os.path.join(root, "inventory.json")
-        with open(inventory, "w") as handle:
-            json.dump({"all": {"hosts": {"labhost": host}}}, handle)
+        inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host})
         work = os.path.join(root, "host", "work")
 
-        first = provision(net, inventory)
+        first = net.ansible_playbook("unattended.virt.provision", inventory)
         rows = uvtest.fleet_summary(first.stdout)
         installs = dict((name, lines(os.path.join(work, name + "-install.log"))) for name in (kernel, cdrom))
         assert first.returncode == 0, (rows, installs, first.stdout[-5000:])
@@ -83,5 +70,5 @@ def test_kernel_from_an_iso_and_bios_boot_from_the_iso(prefix, workdir, fixtures
             up = lines(os.path.join(work, name + "-console.log"), "STANDIN-SYSTEM: up")
             assert up and "hostname=%s" % name in up[0], up
 
-        again = provision(net, inventory)
+        again = net.ansible_playbook("unattended.virt.provision", inventory)
         assert again.returncode == 0 and again.recap["labhost"][1] == "0", again.stdout[-4000:]

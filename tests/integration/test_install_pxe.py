@@ -4,7 +4,6 @@ boots from the network with iPXE, fetches its own script by MAC, then the kernel
 initrd the role put in the TFTP root; it ends booted from its disk and answering on its port,
 with nothing of it left in the TFTP root; a rerun changes nothing; a run killed mid-install is
 taken over by the next, which leaves no stale file."""
-import json
 import os
 import re
 import signal
@@ -20,14 +19,6 @@ import uvtest
 pytestmark = pytest.mark.integration
 
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def provision(net, inventory):
-    proc = net.run([ANSIBLE_PLAYBOOK, "unattended.virt.provision", "-i", inventory], env=uvtest.module_env(),
-                   capture_output=True, text=True, timeout=1200)
-    proc.recap = dict((m.group(1), m.groups()[1:]) for m in RECAP.finditer(proc.stdout))
-    return proc
 
 
 def test_pxe_install_rerun_and_a_killed_run(prefix, workdir, fixtures):
@@ -45,15 +36,10 @@ def test_pxe_install_rerun_and_a_killed_run(prefix, workdir, fixtures):
             guest_install_interfaces=[{"network": net.name}], guest_install_method="pxe",
             guest_install_pxe={"tftp_root": tftp, "network": net.name, "group": ""},
             guest_install_reachable={"wait": True, "port": 22, "timeout": 240})
-        inventory = os.path.join(root, "inventory.json")
-
-        def write_inventory():
-            with open(inventory, "w") as handle:
-                json.dump({"all": {"hosts": {"labhost": host}}}, handle)
-        write_inventory()
+        inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host})
         work = os.path.join(root, "host", "work")
 
-        first = provision(net, inventory)
+        first = net.ansible_playbook("unattended.virt.provision", inventory)
         rows = uvtest.fleet_summary(first.stdout)
         with open(os.path.join(work, first_guest + "-install.log"), errors="replace") as handle:
             install = [line.rstrip() for line in handle if line.startswith("STANDIN")]
@@ -66,12 +52,12 @@ def test_pxe_install_rerun_and_a_killed_run(prefix, workdir, fixtures):
         mode = os.stat(os.path.join(tftp, "uv-boot.ipxe"))
         assert oct(mode.st_mode & 0o777) == "0o640" and mode.st_gid == net.dnsmasq_identity()[1]
 
-        again = provision(net, inventory)
+        again = net.ansible_playbook("unattended.virt.provision", inventory)
         assert again.returncode == 0 and again.recap["labhost"][1] == "0", again.stdout[-4000:]
 
         # A run killed while the installer runs: the next run takes the install over and cleans up.
         host["guest_install_guests"].append({"name": killed, "location": tree + "fedora/"})
-        write_inventory()
+        lab.write_inventory(inventory, {"labhost": host})
         proc = net.popen([ANSIBLE_PLAYBOOK, "unattended.virt.provision", "-i", inventory], env=uvtest.module_env(),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 300
@@ -82,7 +68,7 @@ def test_pxe_install_rerun_and_a_killed_run(prefix, workdir, fixtures):
         proc.wait()
         left = sorted(os.listdir(tftp))
         assert len(left) == 4, left   # boot script, the guest's script, kernel, initrd: what the stopped run left
-        taken_over = provision(net, inventory)
+        taken_over = net.ansible_playbook("unattended.virt.provision", inventory)
         rows = uvtest.fleet_summary(taken_over.stdout)
         assert taken_over.returncode == 0 and rows[("labhost", killed)][0] == "installed", taken_over.stdout[-5000:]
         assert os.listdir(tftp) == ["uv-boot.ipxe"], os.listdir(tftp)

@@ -27,6 +27,7 @@ import pytest
 
 import lab
 import uvtest
+from ansible_collections.unattended.virt.plugins.module_utils import _pxe
 
 BOOT_FILE = "uv-boot.ipxe"
 CMDLINE = "console=ttyS0,115200 panic=-1 no_timer_check inst.ks=file:/ks.cfg"
@@ -34,32 +35,12 @@ CMDLINE = "console=ttyS0,115200 panic=-1 no_timer_check inst.ks=file:/ks.cfg"
 # one; pxe-virtio.rom for old machine types), found in /usr/lib/ipxe/qemu (package ipxe-qemu)
 IPXE_ROMS = ("/usr/lib/ipxe/qemu/efi-virtio.rom", "/usr/lib/ipxe/qemu/pxe-virtio.rom")
 
-# What every network-booting guest on the network gets (<bootp file=...>).  imgfetch first, so
-# that a missing script and a script that fails say different things.  `exit` returns to the
-# firmware, which boots the next device in the guest's boot order, if any.  Lines stay short:
-# iPXE wraps at 80 columns.
-BOOT_SCRIPT = """#!ipxe
-echo uv-pxe: ${mac} got ${ip}
-imgfetch uv-${mac:hexhyp}.ipxe || goto none
-chain uv-${mac:hexhyp}.ipxe || goto failed
-:none
-echo uv-pxe: no configuration for ${mac:hexhyp}
-exit 1
-:failed
-echo uv-pxe: configuration for ${mac:hexhyp} failed
-exit 1
-"""
-
-# One guest's script, named by its MAC: uv-<mac with dashes>.ipxe.
-GUEST_SCRIPT = """#!ipxe
-echo uv-pxe: configuration for ${mac:hexhyp}
-kernel %(kernel)s %(cmdline)s || goto failed
-initrd %(initrd)s || goto failed
-boot || goto failed
-:failed
-echo uv-pxe: boot failed for ${mac:hexhyp}
-exit 1
-"""
+# What every network-booting guest gets (<bootp file=...>), and one guest's script, named by its
+# MAC (uv-<mac with dashes>.ipxe): the role's own (plugins/module_utils/_pxe.py).  The boot script
+# imgfetches first, so that a missing script and a script that fails say different things; `exit`
+# returns to the firmware, which boots the next device in the guest's boot order, if any.
+BOOT_SCRIPT = _pxe.BOOT_SCRIPT
+GUEST_SCRIPT = _pxe.GUEST_SCRIPT
 
 ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|c)")
 KERNEL_BANNER = re.compile(r"\[ *0\.0+\] Linux version")

@@ -7,7 +7,6 @@ provision reaches the guests it added to the inventory."""
 import json
 import os
 import re
-import sys
 
 import pytest
 
@@ -53,16 +52,6 @@ RESULTS = """\
         mode: "0600"
       delegate_to: localhost
 """
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def playbook(net, path, inventory, timeout=900):
-    proc = net.run([ANSIBLE_PLAYBOOK, path, "-i", inventory], env=uvtest.module_env(), capture_output=True, text=True,
-                   timeout=timeout)
-    proc.recap = dict((m.group(1), m.groups()[1:]) for m in RECAP.finditer(proc.stdout))
-    proc.output = proc.stdout + proc.stderr
-    return proc
 
 
 def log_lines(path, start):
@@ -87,9 +76,7 @@ def test_installed_guests_come_up_on_the_lab_network_and_the_next_play_reaches_t
             net.uri, os.path.join(root, "host"), pool=prefix + "pool", guest_install_guests=guests,
             guest_install_interfaces=[{"network": net.name}],
             guest_install_reachable={"wait": True, "port": 22, "timeout": 240})
-        inventory = os.path.join(root, "inventory.json")
-        with open(inventory, "w") as handle:
-            json.dump({"all": {"hosts": {"labhost": host}}}, handle)
+        inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host})
         site, results_playbook, results_file = (os.path.join(root, name) for name in ("site.yml", "results.yml", "results.json"))
         with open(site, "w") as handle:
             handle.write(SITE)
@@ -97,7 +84,7 @@ def test_installed_guests_come_up_on_the_lab_network_and_the_next_play_reaches_t
             handle.write(RESULTS % results_file)
         work = os.path.join(root, "host", "work")
 
-        first = playbook(net, site, inventory, timeout=1200)
+        first = net.ansible_playbook(site, inventory)
         installs = dict((name, log_lines(os.path.join(work, name + "-install.log"), "STANDIN")) for name in (up, silent))
         rows = uvtest.fleet_summary(first.stdout)
         assert rows[("labhost", up)][0] == "installed", (rows, installs[up], first.output[-6000:])
@@ -111,12 +98,12 @@ def test_installed_guests_come_up_on_the_lab_network_and_the_next_play_reaches_t
         assert first.returncode != 0 and "guests that failed on labhost: labhost/%s" % silent in first.output
 
         # A rerun installs nothing, looks again, and the next play reaches the guest again.
-        again = playbook(net, site, inventory)
+        again = net.ansible_playbook(site, inventory)
         assert again.recap["labhost"][1] == "0", again.output[-5000:]   # changed=0 on the hypervisor host
         assert again.recap[up] == ("1", "0", "0", "0"), again.output[-5000:]
 
         # The results themselves: the address is the lease's, from the lease source.
-        playbook(net, results_playbook, inventory)
+        net.ansible_playbook(results_playbook, inventory)
         with open(results_file) as handle:
             results = dict((item["name"], item) for item in json.load(handle))
         got = results[up]

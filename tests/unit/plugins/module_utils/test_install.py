@@ -287,4 +287,4 @@ def test_a_tftp_group_that_does_not_exist_fails_the_guest_and_leaves_nothing(con
               pxe={"tftp_root": str(tftp), "group": "no-such-group-here"})
     result = _install.start_guest(conn, g, 100)
     assert result["result"] == "failed" and "pxe.group no-such-group-here is no group on this host" in result["reason"]
-    assert os.listdir(tftp) == [] and not os.path.exists(g["initrd"])
+    assert os.listdir(tftp) == [] and not os.path.exists(g["initrd"]) and _domain.lookup(conn, "g1") is None
