@@ -124,6 +124,7 @@ options:
             V(pxe), the BIOS boots from the network, where iPXE finds the guest's files in O(guests[].pxe.tftp_root).
         type: str
         choices: [kernel, cdrom, pxe]
+        default: kernel
       mac:
         description:
           - With O(guests[].method=pxe), the MAC address of the guest's first interface, by which its boot script
@@ -150,7 +151,6 @@ options:
           network:
             description: The libvirt network whose dnsmasq serves DHCP and TFTP to the guest.
             type: str
-        default: kernel
       cdroms:
         description:
           - With O(step=start), images attached read-only as CD-ROMs during the install phase, in order (the
