@@ -61,7 +61,8 @@ def is_playbook(text):
     except yaml.YAMLError:
         return False
     return isinstance(data, list) and data != [] and all(
-        isinstance(play, dict) and ("hosts" in play or "import_playbook" in play) for play in data)
+        isinstance(play, dict) and ("hosts" in play or "import_playbook" in play or "ansible.builtin.import_playbook" in play)
+        for play in data)
 
 
 def embedded_playbooks():
