@@ -352,6 +352,7 @@ def argument_spec():
             initrd=dict(type="path"),
             cmdline=dict(type="str"),
             devices=dict(type="list", elements="str", choices=["hd", "cdrom", "network"]),
+            firmware_console=dict(type="bool"),
         )),
         disks=dict(type="list", elements="dict", options=dict(
             pool=dict(type="str"),

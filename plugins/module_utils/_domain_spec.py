@@ -68,6 +68,8 @@ def check_spec(params):
                 raise InvalidInput("boot.devices: %r is not one of %s" % (device, ", ".join(BOOT_DEVICES)))
         if len(set(boot.get("devices") or ())) != len(boot.get("devices") or ()):
             raise InvalidInput("boot.devices lists a device twice: %s" % boot["devices"])
+        if boot.get("firmware_console") and virt_type == "pv":
+            raise InvalidInput("boot.firmware_console: a Xen PV guest has no BIOS to print anything")
     spec["boot"] = boot
 
     disks = params.get("disks")

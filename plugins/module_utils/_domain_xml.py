@@ -321,8 +321,21 @@ def apply_cpu(root, cpu):
             element.append(feature)
 
 
+def _apply_firmware_console(os_, wanted):
+    """<bios useserial='yes'/> when ``wanted``, without it when False; other BIOS settings stay."""
+    bios = os_.find("bios")
+    if wanted:
+        _child(os_, "bios", _OS_ORDER).set("useserial", "yes")
+    elif bios is not None and "useserial" in bios.attrib:
+        del bios.attrib["useserial"]
+        if not bios.attrib:
+            os_.remove(bios)
+
+
 def _apply_boot(root, boot, virt_type):
     os_ = root.find("os")
+    if boot.get("firmware_console") is not None:
+        _apply_firmware_console(os_, boot["firmware_console"])
     if boot.get("kernel"):
         _set_text(os_, "kernel", boot["kernel"], _OS_ORDER)
         for tag in ("initrd", "cmdline"):

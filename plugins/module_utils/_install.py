@@ -144,12 +144,13 @@ def _main_disk(guest):
 
 def _install_boot(guest):
     """How the install phase boots: the installer's kernel (method kernel), or the BIOS from the
-    installer's CD-ROM (cdrom) or from the network (pxe)."""
+    installer's CD-ROM (cdrom) or from the network (pxe), the firmware printing to the console
+    log too, so that a boot that goes wrong before the installer's kernel can be read there."""
     method = guest.get("method") or "kernel"
     if method == "cdrom":
-        return {"devices": ["cdrom"]}
+        return {"devices": ["cdrom"], "firmware_console": True}
     if method == "pxe":
-        return {"devices": ["network"]}
+        return {"devices": ["network"], "firmware_console": True}
     return {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]}
 
 
@@ -379,7 +380,7 @@ def finish_guest(conn, guest, check_mode=False):
     try:
         # the installer's CD-ROMs go: the installed guest has its own disk only
         disks = {"disks": [_main_disk(guest)]} if guest.get("disk") else {}
-        _ensure(conn, name, check_mode, boot={"devices": ["hd"]}, usb=True, console_log=guest["console_log"],
+        _ensure(conn, name, check_mode, boot={"devices": ["hd"], "firmware_console": False}, usb=True, console_log=guest["console_log"],
                 on_reboot="restart", on_poweroff="destroy", on_crash="destroy", metadata=metadata,
                 state=guest["state"], **disks)
     except UnattendedVirtError as err:

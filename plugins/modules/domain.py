@@ -131,6 +131,13 @@ options:
         type: list
         elements: str
         choices: [hd, cdrom, network]
+      firmware_console:
+        description:
+          - V(true) - the BIOS (SeaBIOS, and the iPXE of a network boot) prints to the serial console too
+            (C(<bios useserial='yes'/>)), so O(console_log) shows the firmware's steps of a CD-ROM or PXE boot.
+            V(false) takes that off again. Unset leaves the domain as it is.
+          - Not for Xen PV guests, which have no BIOS.
+        type: bool
   disks:
     description:
       - The guest's disks, in order; when given, the domain's disks become exactly these.

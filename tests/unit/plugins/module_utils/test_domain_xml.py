@@ -261,6 +261,23 @@ def test_boot_order_is_exactly_the_list_and_replaces_per_device_order():
     assert after.find("devices/disk/boot") is None
 
 
+def test_firmware_console_is_set_taken_off_and_otherwise_left_alone(conn):
+    pxe = define(conn, dx.merge(None, spec_of(boot=dict(devices=["network"], firmware_console=True)), KVM))
+    assert pxe.find("os/bios").get("useserial") == "yes"
+    # unset: the domain keeps what it has; the same spec again is no change
+    kept = dx.merge(pxe, spec_of(boot=dict(devices=["network"])), {})
+    assert kept.find("os/bios").get("useserial") == "yes"
+    assert not dx.differs(pxe, dx.merge(pxe, spec_of(boot=dict(devices=["network"], firmware_console=True)), {}))
+    # false takes useserial off and keeps the user's other BIOS settings
+    pxe.find("os/bios").set("rebootTimeout", "0")
+    disk = define(conn, dx.merge(pxe, spec_of(boot=dict(devices=["hd"], firmware_console=False)), {}))
+    assert disk.find("os/bios").attrib == {"rebootTimeout": "0"}
+    bare = dx.merge(None, spec_of(boot=dict(devices=["hd"], firmware_console=True)), KVM)
+    assert dx.merge(bare, spec_of(boot=dict(devices=["hd"], firmware_console=False)), {}).find("os/bios") is None
+    with pytest.raises(InvalidInput, match="Xen PV guest has no BIOS"):
+        spec_of("pv", boot=dict(kernel="/k", firmware_console=True))
+
+
 def test_disks_become_exactly_the_list(conn):
     two = dx.merge(None, spec_of(disks=[dict(path="/a.img"), dict(path="/i.iso", device="cdrom")]), KVM)
     stored = define(conn, two)
