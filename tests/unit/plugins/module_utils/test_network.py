@@ -69,3 +69,45 @@ def test_an_existing_pool_elsewhere_is_refused_not_redefined(conn, tmp_path):
     _storage.ensure_pool(conn, "uvpool2", str(tmp_path / "a"))
     with pytest.raises(InvalidInput, match="never redefined"):
         _storage.ensure_pool(conn, "uvpool2", str(tmp_path / "b"))
+
+
+def test_a_network_boot_network_serves_tftp_and_names_the_boot_file(conn, tmp_path):
+    root = str(tmp_path / "tftp")
+    planned = _network.ensure_network(conn, "uvpxe", "virbr8", "10.78.0.1/24", check_mode=True,
+                                      tftp_root=root, bootp_file="uv-boot.ipxe")
+    assert "create TFTP folder %s" % root in planned["actions"] and not (tmp_path / "tftp").exists()
+    assert planned["tftp_root"] == root and planned["bootp_file"] == "uv-boot.ipxe"
+    done = _network.ensure_network(conn, "uvpxe", "virbr8", "10.78.0.1/24", tftp_root=root, bootp_file="uv-boot.ipxe")
+    assert done["changed"] and (tmp_path / "tftp").is_dir()
+    xml = etree.fromstring(conn.networkLookupByName("uvpxe").XMLDesc(0))
+    assert xml.find("ip/tftp").get("root") == root
+    assert xml.find("ip/dhcp/bootp").attrib == {"file": "uv-boot.ipxe"}
+    again = _network.ensure_network(conn, "uvpxe", "virbr8", "10.78.0.1/24", tftp_root=root, bootp_file="uv-boot.ipxe")
+    assert not again["changed"] and again["defined"] == "existing" and again["tftp_root"] == root
+    # a site's TFTP server named by DHCP; libvirt serves no TFTP itself
+    site = etree.fromstring(_network.network_xml("site", "virbr7", "10.79.0.1/24", bootp_file="uv-boot.ipxe",
+                                                 bootp_server="10.79.0.2"))
+    assert site.find("ip/tftp") is None and site.find("ip/dhcp/bootp").get("server") == "10.79.0.2"
+
+
+def test_an_existing_network_without_the_asked_network_boot_is_refused_unchanged(conn, tmp_path):
+    net = conn.networkLookupByName("default")
+    before = net.XMLDesc(0)
+    with pytest.raises(InvalidInput) as caught:
+        _network.ensure_network(conn, "default", "virbr0", "192.168.122.1/24", tftp_root=str(tmp_path),
+                                bootp_file="uv-boot.ipxe")
+    message = str(caught.value)
+    assert "serves TFTP from %s (it has none)" % tmp_path in message
+    assert "names the boot file uv-boot.ipxe (it has none)" in message and "virsh net-edit default" in message
+    assert conn.networkLookupByName("default").XMLDesc(0) == before
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(tftp_root="srv/tftp"), "absolute path"),
+    (dict(bootp_file="uv-boot.ipxe", dhcp=False), "need dhcp=true"),
+    (dict(bootp_server="10.0.0.2"), "needs bootp_file"),
+    (dict(bootp_file="a'b"), "quote or a control character"),
+])
+def test_a_network_boot_that_cannot_work_is_refused(options, message):
+    with pytest.raises(InvalidInput, match=message):
+        _network.network_xml("lab", "virbr9", "10.77.0.1/24", **options)
