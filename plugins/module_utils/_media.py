@@ -102,10 +102,11 @@ def resolve(p, check=False, mover=None, warn=None):
                 hint = None
             found = _tree.detect(source, location, arch, virt_type, iso=iso, hint=hint)
         if found is None:
-            tree = dict(family=None, version=None, arch=arch, variant=None, layout="override")
+            tree = dict(family=None, version=None, arch=arch, variant=None, layout="override", installer=None)
             args = []
         else:
-            keys = ("family", "version", "arch", "variant", "layout", "name", "images", "codename", "treeinfo_format")
+            keys = ("family", "version", "arch", "variant", "layout", "name", "images", "codename", "treeinfo_format",
+                    "installer")
             tree = dict((k, found.get(k)) for k in keys)
             if iso:
                 tree["volume_id"] = source.volume_id
@@ -114,7 +115,7 @@ def resolve(p, check=False, mover=None, warn=None):
                                       local=isinstance(source, _sources.LocalSource),
                                       family=found.get("family"), version=found.get("version"))
         result.update(tree=tree, install_args=args)
-        if args and (user or password) and warn and not args[0].split("=", 1)[1].startswith(("hd:", "cd:", "cdrom")):
+        if args and (user or password) and warn and not args[0].split("=", 1)[1].startswith(("hd:", "cd:", "cdrom", "method:cdrom")):
             warn("install_args point the installer in the guest at %s without the login used here: a login never goes "
                  "on a kernel command line, where the guest's definition would show it. The server must let the guest "
                  "read the packages without one" % location)

@@ -325,6 +325,20 @@ class FtpSource(Source):
             raise FetchFailure("%s is larger than %d bytes: not a metadata file" % (self.url(relpath), SMALL_LIMIT))
         return b"".join(chunks)
 
+    def exists(self, relpath):
+        """Whether the folder's listing names the file: reading the file would transfer it whole."""
+        folder, name = posixpath.split(relpath)
+        resp = self._open(folder + "/" if folder else "./")
+        if resp is None:
+            return False
+        try:
+            listing = resp.read(SMALL_LIMIT).decode("utf-8", "replace")
+        except Exception as err:
+            raise FetchFailure("cannot list %s: %s" % (self.url(folder + "/"), error_reason(err)))
+        finally:
+            _drain_close(resp)
+        return any(line.split()[-1:] == [name] for line in listing.splitlines())
+
     def open(self, relpath):
         resp = self._open(relpath)
         if resp is None:

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import posixpath
 import re
+from collections import namedtuple
 
 try:
     from configparser import ConfigParser, Error as ConfigParserError
@@ -46,14 +47,23 @@ _DEBIAN_ISO_DIRS = {
     "ppc64el": ("install", ),
     "s390x": ("install", ),
 }
+# Release numbers of codenames (a suite such as focal-updates counts as its release).
 _DEBIAN_VERSIONS = {
-    "buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14",
-    "bionic": "18.04", "focal": "20.04", "jammy": "22.04", "noble": "24.04",
+    "jessie": "8", "stretch": "9", "buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13",
+    "forky": "14",
+    "trusty": "14.04", "xenial": "16.04", "bionic": "18.04", "focal": "20.04", "jammy": "22.04", "noble": "24.04",
 }
-_UBUNTU_CODENAMES = ("bionic", "focal", "jammy", "noble", "xenial")
+_UBUNTU_CODENAMES = ("trusty", "xenial", "bionic", "focal", "jammy", "noble")
+# Debian arch names as .disk/info and installer URLs spell them.
+_DEBIAN_ARCH_WORDS = r"\b(amd64|i386|arm64|armhf|armel|ppc64el|s390x|riscv64|mips64el)\b"
+# Mageia's folder name of each arch under isolinux/.
+_MAGEIA_ARCHES = {"x86_64": "x86_64", "i686": "i586"}
 
 TREEINFO_NAMES = (".treeinfo", "treeinfo")
-DEBIAN_BASES = ("current/images", "current/legacy-images", "")
+# Where a Debian or Ubuntu installer tree keeps its MANIFEST: a mirror's installer-ARCH/ folder
+# (current/images/; Ubuntu 20.04's d-i in current/legacy-images/), d-i's daily-images/ARCH/ (daily/),
+# or the images folder itself.
+DEBIAN_BASES = ("current/images", "current/legacy-images", "daily", "")
 
 
 def normalize_arch(name):
@@ -163,11 +173,72 @@ def parse_treeinfo(data):
     return info
 
 
+# --------------------------------------------------------------------------- detection helpers
 def _is_suse(*names):
     text = " ".join(n for n in names if n).lower()
     return "suse" in text or re.search(r"\bsle[sd]?\b", text) is not None
 
 
+def _other_arch(tree_arches, arch, what):
+    """The error for a tree whose installer images are for ``tree_arches`` and not for ``arch``.
+    A 32-bit x86 tree asked for an x86_64 guest gets its own message: its installer would run in
+    that guest (virt-install uses it so), but it installs a 32-bit system, which is a choice the
+    user makes with ``arch: i386``, never one made for them."""
+    names = sorted(set(n for n in tree_arches if n))
+    canon = set()
+    for name in names:
+        try:
+            canon.add(normalize_arch(name))
+        except InvalidInput:
+            canon.add(name)
+    if arch == "x86_64" and canon == set(["i686"]):
+        return InvalidInput(
+            "unsupported arch: %s has only 32-bit x86 installer images (%s), none for x86_64. Its installer "
+            "can install this guest only as a 32-bit (i386) system" % (what, ", ".join(names)),
+            hint="To install the 32-bit system, set arch: i386 (the guest is then a 32-bit x86 one); for a "
+                 "64-bit system, use the distribution's x86_64 tree")
+    return InvalidInput("unsupported arch: %s is for %s, not %s" % (what, ", ".join(names) or "other arches", arch),
+                        hint="Pick an arch the tree carries, or give kernel and initrd")
+
+
+class _Probe(object):
+    """One detection's view of a tree: the reader, what was asked for, and each file read or
+    looked for once only."""
+
+    def __init__(self, reader, location, arch, virt_type, iso):
+        self.reader, self.location, self.arch, self.virt_type, self.iso = reader, location, arch, virt_type, iso
+        self._reads, self._found = {}, {}
+
+    def read(self, relpath):
+        if relpath not in self._reads:
+            self._reads[relpath] = self.reader.read(relpath)
+        return self._reads[relpath]
+
+    def exists(self, relpath):
+        if self._reads.get(relpath) is not None:
+            return True
+        if relpath not in self._found:
+            self._found[relpath] = bool(self.reader.exists(relpath))
+        return self._found[relpath]
+
+    def first(self, relpaths):
+        for relpath in relpaths:
+            if self.exists(relpath):
+                return relpath
+        return None
+
+
+def _found(row, family, version, arch, kernel, initrd, installer, images=None, checksums=None, verified_by="none",
+           metadata=(), **facts):
+    """The result of a detection; ``row`` names its LAYOUTS row, whose ``layout`` it reports."""
+    found = dict(row=row, layout=LAYOUT_OF_ROW[row], family=family, version=version, arch=arch, variant=None, name=None,
+                 images=images or arch, kernel=kernel, initrd=initrd, checksums=checksums or {},
+                 verified_by=verified_by, installer=installer, metadata=list(metadata))
+    found.update(facts)
+    return found
+
+
+# --------------------------------------------------------------------------- treeinfo detection
 def treeinfo_images(info, arch, virt_type):
     """(platform, {kernel, initrd}) the treeinfo offers for arch and virt type."""
     wanted = []
@@ -178,6 +249,9 @@ def treeinfo_images(info, arch, virt_type):
         images = info["images"].get(platform) or {}
         if images.get("kernel") and images.get("initrd"):
             return platform, images
+    arches = [p for p in info["images"] if p != "xen"] or [info.get("arch")]
+    if arch == "x86_64" and arches and all(a and a.lower() in arch_names("i686") for a in arches):
+        raise _other_arch(arches, arch, "the tree (arch %s)" % (info.get("arch") or "unknown"))
     raise InvalidInput(
         "unsupported arch: the tree (arch %s) has no kernel and initrd for %s%s; it has images for: %s"
         % (info.get("arch") or "unknown", arch, " (Xen PV)" if virt_type == "pv" else "",
@@ -185,19 +259,39 @@ def treeinfo_images(info, arch, virt_type):
         hint="Pick an arch the tree carries, or give kernel and initrd")
 
 
-def _from_treeinfo(data, name, arch, virt_type):
+def _suse_dir(arch):
+    """The folder of an arch under a SUSE tree's boot/ (32-bit x86 trees keep theirs in boot/i386/)."""
+    return "i386" if arch == "i686" else arch
+
+
+def _suse_xen_pair(p, checksums):
+    """SUSE's separate Xen PV kernel and initrd (SLES 11), when the tree has them."""
+    kernel, initrd = "boot/%s/vmlinuz-xen" % _suse_dir(p.arch), "boot/%s/initrd-xen" % _suse_dir(p.arch)
+    if kernel in checksums or (p.exists(kernel) and p.exists(initrd)):
+        return kernel, initrd
+    return None
+
+
+def _detect_treeinfo(p, hint=None):
+    names = hint["metadata"][:1] if hint and hint.get("metadata") else TREEINFO_NAMES
+    for name in names:
+        data = p.read(name)
+        if data is not None:
+            break
+    else:
+        return None
     info = parse_treeinfo(data)
-    platform, images = treeinfo_images(info, arch, virt_type)
+    platform, images = treeinfo_images(info, p.arch, p.virt_type)
     kernel = safe_relpath(images["kernel"], "kernel path in %s" % name)
     initrd = safe_relpath(images["initrd"], "initrd path in %s" % name)
     installer = "suse" if _is_suse(info["family"], info["short"], info["name"]) else "anaconda"
-    return {
-        "layout": "treeinfo", "family": info["family"], "version": info["version"],
-        "arch": arch, "variant": info["variant"], "name": info["name"], "images": platform,
-        "kernel": kernel, "initrd": initrd, "checksums": info["checksums"],
-        "verified_by": "treeinfo", "installer": installer, "metadata": [name],
-        "treeinfo_format": info["format"],
-    }
+    if installer == "suse" and p.virt_type == "pv" and platform != "xen":
+        xen = _suse_xen_pair(p, info["checksums"])
+        if xen:
+            (kernel, initrd), platform = xen, "xen"
+    return _found("treeinfo", info["family"], info["version"], p.arch, kernel, initrd, installer, images=platform,
+                  checksums=info["checksums"], verified_by="treeinfo", metadata=[name], variant=info["variant"],
+                  name=info["name"], treeinfo_format=info["format"])
 
 
 # --------------------------------------------------------------------------- SUSE content
@@ -234,24 +328,40 @@ def _suse_name_version(keys):
     return label, version
 
 
-def _from_suse_content(data, arch, virt_type):
+def _suse_arches(keys):
+    """The canonical arches a content file names: BASEARCHS (or DEFAULTBASE), else the last part of
+    REPOID (.../DVD/x86_64; a multi-arch openSUSE DVD's is i586-x86_64)."""
+    names = (keys.get("BASEARCHS") or keys.get("DEFAULTBASE") or "").split()
+    if not names and keys.get("REPOID"):
+        names = keys["REPOID"].rstrip("/").rsplit("/", 1)[-1].split("-")
+    arches = {}
+    for name in names:
+        try:
+            arches[normalize_arch(name)] = name
+        except InvalidInput:
+            continue
+    return arches
+
+
+def _detect_suse_content(p, hint=None):
+    data = p.read("content")
+    if data is None or not re.search(r"^(HASH|CONTENTSTYLE|DISTRO|LABEL|PRODUCT)\s", _text(data), re.M):
+        return None
     parsed = parse_suse_content(data)
     keys, checksums = parsed["keys"], parsed["checksums"]
     family, version = _suse_name_version(keys)
-    archs = (keys.get("BASEARCHS") or "").split()
-    loader = "boot/%s/loader" % arch
-    listed = [p for p in checksums if p.startswith("boot/")]
-    if archs and arch not in archs or (not archs and listed and not any(p.startswith(loader) for p in listed)):
-        raise InvalidInput("unsupported arch: the SUSE tree is for %s, not %s" % (", ".join(archs) or "other arches", arch),
-                           hint="Pick an arch the tree carries, or give kernel and initrd")
-    kernel, initrd, images = loader + "/linux", loader + "/initrd", arch
-    if virt_type == "pv" and "boot/%s/vmlinuz-xen" % arch in checksums:
-        kernel, initrd, images = "boot/%s/vmlinuz-xen" % arch, "boot/%s/initrd-xen" % arch, "xen"
-    return {
-        "layout": "suse-content", "family": family, "version": version, "arch": arch,
-        "variant": None, "name": keys.get("LABEL"), "images": images, "kernel": kernel, "initrd": initrd,
-        "checksums": checksums, "verified_by": "content", "installer": "suse", "metadata": ["content"],
-    }
+    loader = "boot/%s/loader" % _suse_dir(p.arch)
+    listed = [path for path in checksums if path.startswith("boot/")]
+    archs = _suse_arches(keys)
+    if archs and p.arch not in archs or (not archs and listed and not any(path.startswith(loader) for path in listed)):
+        raise _other_arch(list(archs.values()) or sorted(set(path.split("/")[1] for path in listed)), p.arch,
+                          "the SUSE tree")
+    kernel, initrd, images = loader + "/linux", loader + "/initrd", p.arch
+    xen = _suse_xen_pair(p, checksums) if p.virt_type == "pv" else None
+    if xen:
+        (kernel, initrd), images = xen, "xen"
+    return _found("suse-content", family, version, p.arch, kernel, initrd, "suse", images=images, checksums=checksums,
+                  verified_by="content", metadata=["content"], name=keys.get("LABEL"))
 
 
 # --------------------------------------------------------------------------- Debian / Ubuntu
@@ -280,114 +390,235 @@ def _debian_codename(location):
     return match.group(1) if match else None
 
 
-def _from_debian(reader, base, manifest, location, arch, virt_type):
+def _release(codename):
+    """A suite's release codename (focal-updates -> focal)."""
+    return (codename or "").split("-")[0] or None
+
+
+def _netboot_pair(family, debarch):
+    """d-i's netboot kernel and initrd for a Debian arch, relative to the images folder."""
+    if debarch == "s390x":
+        return "generic/kernel.%s" % family, "generic/initrd.%s" % family
+    inst = "netboot/%s-installer/%s/" % (family, debarch)
+    return inst + ("vmlinux" if debarch == "ppc64el" else "linux"), inst + "initrd.gz"
+
+
+def _detect_debian_netboot(p, hint=None):
+    for base in ([hint.get("base") or ""] if hint else DEBIAN_BASES):
+        manifest = p.read(join(base, "MANIFEST"))
+        if manifest is not None:
+            break
+    else:
+        return None
+    # A real MANIFEST names the netboot folder (netboot/debian-installer) and the Xen files, not the
+    # kernel of each arch: the arch comes from the URL, or from SHA256SUMS, which lists every file.
     paths = parse_manifest(manifest)
-    family = "ubuntu" if any(p.startswith("netboot/ubuntu-installer/") for p in paths) else "debian"
-    debarch = debian_arch(arch)
-    url_arch = re.search(r"/installer-([A-Za-z0-9]+)/", (location or "") + "/")
-    if url_arch and url_arch.group(1) != debarch:
-        raise InvalidInput("unsupported arch: this %s installer tree is for %s, not %s"
-                           % (family, url_arch.group(1), arch),
-                           hint="Use the installer-%s tree, or set arch" % debarch)
-    inst = "netboot/%s-installer/%s" % (family, debarch)
-    kernel, initrd, images = inst + "/linux", inst + "/initrd.gz", arch
-    if virt_type == "pv" and "netboot/xen/vmlinuz" in paths and "netboot/xen/initrd.gz" in paths:
-        kernel, initrd, images = "netboot/xen/vmlinuz", "netboot/xen/initrd.gz", "xen"
-    elif kernel not in paths:
-        found = sorted(set(p.split("/")[2] for p in paths if re.match(r"^netboot/\w+-installer/[^/]+/", p)))
-        raise InvalidInput("unsupported arch: the %s netboot MANIFEST has no %s; it has installers for: %s"
-                           % (family, kernel, ", ".join(found) or "none"))
+    codename = _debian_codename(p.location)
+    ubuntu = any("ubuntu-installer" in path.split("/") for path in paths) or _release(codename) in _UBUNTU_CODENAMES
+    family = "ubuntu" if ubuntu else "debian"
     sums_name = join(base, "SHA256SUMS")
-    sums = reader.read(sums_name)
-    checksums = {}
-    if sums is not None:
-        checksums = dict((join(base, p), v) for p, v in parse_sumfile(sums).items())
-    codename = _debian_codename(location)
-    version = _DEBIAN_VERSIONS.get(codename, codename)
-    if codename in _UBUNTU_CODENAMES:
-        family = "ubuntu"
-    return {
-        "layout": "debian-netboot", "family": family, "version": version, "codename": codename,
-        "arch": arch, "variant": "netboot", "name": None, "images": images,
-        "kernel": join(base, kernel), "initrd": join(base, initrd), "checksums": checksums,
-        "verified_by": "sha256sums" if sums is not None else "none", "installer": "debian",
-        "metadata": [join(base, "MANIFEST")] + ([sums_name] if sums is not None else []),
-        "base": base,
-    }
+    sums = p.read(sums_name)
+    checksums = parse_sumfile(sums) if sums is not None else {}
+    listed = set(paths) | set(checksums)
+    url_arch = re.search(r"/(?:installer-|daily-images/)([A-Za-z0-9]+)/", (p.location or "") + "/")
+    tree_arches = set([url_arch.group(1)]) if url_arch else set(
+        m.group(1) for m in (re.match(r"^netboot/%s-installer/([^/]+)/" % family, path) for path in checksums) if m)
+    debarch = debian_arch(p.arch)
+    if tree_arches and debarch not in tree_arches:
+        raise _other_arch(tree_arches, p.arch, "this %s installer tree" % family)
+    kernel, initrd = _netboot_pair(family, debarch)
+    images = p.arch
+    if not tree_arches and not p.exists(join(base, kernel)):
+        raise InvalidInput("unsupported arch: the %s netboot tree has no %s (its MANIFEST and SHA256SUMS name no "
+                           "installer arch, and the URL has no installer-ARCH/ folder)" % (family, join(base, kernel)),
+                           hint="Give the installer-ARCH/ folder of the mirror, or set arch")
+    if p.virt_type == "pv" and set(["netboot/xen/vmlinuz", "netboot/xen/initrd.gz"]) <= listed:
+        kernel, initrd, images = "netboot/xen/vmlinuz", "netboot/xen/initrd.gz", "xen"
+    version = _DEBIAN_VERSIONS.get(_release(codename), codename)
+    return _found("%s-netboot" % family, family, version, p.arch, join(base, kernel), join(base, initrd), "debian",
+                  images=images, checksums=dict((join(base, k), v) for k, v in checksums.items()),
+                  verified_by="sha256sums" if sums is not None else "none",
+                  metadata=[join(base, "MANIFEST")] + ([sums_name] if sums is not None else []),
+                  codename=codename, variant="netboot", base=base)
 
 
-def _from_debian_iso(reader, arch, virt_type):
-    debarch = debian_arch(arch)
-    info = reader.read(".disk/info")
-    for folder in _DEBIAN_ISO_DIRS.get(debarch, ("install",)):
-        if not reader.exists(folder + "/vmlinuz"):
-            continue
-        kernel, initrd, images = folder + "/vmlinuz", folder + "/initrd.gz", arch
-        if virt_type == "pv" and reader.exists(folder + "/xen/vmlinuz"):
+def _disc_info(p):
+    """An installer ISO's .disk/info: (text, family, version, Debian arches it names)."""
+    text = _text(p.read(".disk/info") or b"").strip()
+    family = "ubuntu" if "ubuntu" in text.lower() else "debian"
+    match = re.search(r"(\d+(\.\d+)*)", text)
+    return text, family, match.group(1) if match else None, set(re.findall(_DEBIAN_ARCH_WORDS, text))
+
+
+def _detect_debian_disc(p, hint=None):
+    if not p.iso:
+        return None
+    text, family, version, disc_arches = _disc_info(p)
+    debarch = debian_arch(p.arch)
+    name = "vmlinux" if debarch == "ppc64el" else "vmlinuz"
+    folder = next((f for f in _DEBIAN_ISO_DIRS.get(debarch, ("install",)) if p.exists("%s/%s" % (f, name))), None)
+    if folder is not None:
+        kernel, initrd, images = "%s/%s" % (folder, name), folder + "/initrd.gz", p.arch
+        if p.virt_type == "pv" and p.exists(folder + "/xen/vmlinuz"):
             kernel, initrd, images = folder + "/xen/vmlinuz", folder + "/xen/initrd.gz", "xen"
-        text = _text(info or b"").strip()
-        family = "ubuntu" if "ubuntu" in text.lower() else "debian"
-        match = re.search(r"(\d+(\.\d+)*)", text)
-        sums = reader.read("sha256sum.txt")
-        checksums = parse_sumfile(sums) if sums is not None else {}
-        return {
-            "layout": "iso-debian", "family": family, "version": match.group(1) if match else None,
-            "arch": arch, "variant": None, "name": text or None, "images": images,
-            "kernel": kernel, "initrd": initrd, "checksums": checksums,
-            "verified_by": "sha256sums" if sums is not None else "none", "installer": "debian",
-            "metadata": ["sha256sum.txt"] if sums is not None else [],
-        }
-    return None
+    elif p.exists("install/netboot/ubuntu-installer/%s/linux" % debarch):  # Ubuntu discs with only the netboot installer
+        family = "ubuntu"
+        kernel, initrd, images = _netboot_pair(family, debarch) + (p.arch,)
+        kernel, initrd = "install/" + kernel, "install/" + initrd
+    else:
+        if disc_arches and debarch not in disc_arches and any(p.exists(f + "/initrd.gz") for f in _iso_dirs()):
+            raise _other_arch(disc_arches, p.arch, "the %s ISO (%s)" % (family, text))
+        return None
+    sums = p.read("sha256sum.txt")
+    return _found("%s-disc" % family, family, version, p.arch, kernel, initrd, "debian", images=images,
+                  checksums=parse_sumfile(sums) if sums is not None else {},
+                  verified_by="sha256sums" if sums is not None else "none",
+                  metadata=["sha256sum.txt"] if sums is not None else [], name=text or None)
+
+
+def _iso_dirs():
+    return sorted(set(f for folders in _DEBIAN_ISO_DIRS.values() for f in folders))
+
+
+def _detect_ubuntu_live(p, hint=None):
+    if not p.iso or not p.exists("casper/vmlinuz"):
+        return None
+    initrd = p.first(["casper/initrd", "casper/initrd.gz", "casper/initrd.lz"])
+    if initrd is None:
+        return None
+    text, _family, version, disc_arches = _disc_info(p)
+    if disc_arches and debian_arch(p.arch) not in disc_arches:
+        raise _other_arch(disc_arches, p.arch, "the Ubuntu live ISO (%s)" % text)
+    return _found("ubuntu-live", "ubuntu", version, p.arch, "casper/vmlinuz", initrd, "subiquity", name=text or None)
+
+
+# --------------------------------------------------------------------------- Mageia
+def _detect_mageia(p, hint=None):
+    text = _text(p.read("VERSION") or b"").strip()
+    match = re.match(r"^Mageia\s+(\S+)", text)
+    folders = dict((canon, "isolinux/%s/" % name) for canon, name in _MAGEIA_ARCHES.items())
+    if not match and not (p.iso and any(p.exists(f + "all.rdz") for f in folders.values())):
+        return None
+    folder = folders.get(p.arch, "isolinux/%s/" % p.arch)
+    if not p.exists(folder + "vmlinuz"):
+        others = [_MAGEIA_ARCHES[canon] for canon, f in sorted(folders.items()) if canon != p.arch and p.exists(f + "vmlinuz")]
+        raise _other_arch(others, p.arch, "the Mageia tree")
+    return _found("mageia", "mageia", match.group(1) if match else None, p.arch, folder + "vmlinuz", folder + "all.rdz",
+                  "drakx", metadata=["VERSION"] if match else [], name=text or None)
+
+
+# --------------------------------------------------------------------------- layouts
+# Every layout detect() knows, in the order it tries them: the row's name, the ``tree.layout`` it
+# reports (an ISO's with "iso-" in front), where it is found (a tree, an ISO or both), how it is
+# recognised, the kernel and initrd it picks for HVM and for Xen PV, and the argument that points
+# the installer at its packages.  The words
+# are those of the table in docs/docsite/rst/distributions.rst and of install_media's notes
+# (`x` is literal text); a unit test keeps the three in step, and holds a fixture tree per row.
+Layout = namedtuple("Layout", "row layout media recognised hvm pv repo")
+LAYOUTS = (
+    Layout("treeinfo", "treeinfo", "tree, ISO",
+           "`.treeinfo` or `treeinfo` (Fedora, RHEL and its rebuilds, CentOS, openSUSE, SLES 15)",
+           "`[images-ARCH]` `kernel` and `initrd`",
+           "`[images-xen]` `kernel` and `initrd`; a SUSE tree without them: `boot/ARCH/vmlinuz-xen` and "
+           "`boot/ARCH/initrd-xen` where present; else as HVM",
+           "anaconda: `inst.repo=LOCATION` (`method=` before Fedora 19 and RHEL 7), on an ISO "
+           "`inst.repo=hd:LABEL=VOLID`; SUSE: `install=LOCATION`, on an ISO `install=cd:/`"),
+    Layout("suse-content", "suse-content", "tree, ISO",
+           "a SUSE `content` file (SLES 11 and 12, openSUSE before Leap 15) whose `BASEARCHS` names the arch",
+           "`boot/ARCH/loader/linux` and `boot/ARCH/loader/initrd`",
+           "`boot/ARCH/vmlinuz-xen` and `boot/ARCH/initrd-xen` where present (SLES 11), else as HVM",
+           "`install=LOCATION`; on an ISO `install=cd:/`"),
+    Layout("debian-netboot", "debian-netboot", "tree",
+           "a d-i `MANIFEST` in `current/images/`, `current/legacy-images/`, `daily/` or the location itself "
+           "(a mirror's `dists/CODENAME/main/installer-ARCH/`, d-i's `daily-images/ARCH/`); the arch from the URL "
+           "or from `SHA256SUMS`",
+           "`BASE/netboot/debian-installer/ARCH/linux` and `initrd.gz` beside it (`vmlinux` on ppc64el, "
+           "`BASE/generic/kernel.debian` and `initrd.debian` on s390x)",
+           "`BASE/netboot/xen/vmlinuz` and `BASE/netboot/xen/initrd.gz` where `MANIFEST` or `SHA256SUMS` lists them, "
+           "else as HVM",
+           "none: d-i takes its mirror from the preseed"),
+    Layout("ubuntu-netboot", "debian-netboot", "tree",
+           "the same, with `ubuntu-installer` in `MANIFEST` or an Ubuntu codename in the URL (20.04 keeps it in "
+           "`current/legacy-images/`); family `ubuntu`",
+           "`BASE/netboot/ubuntu-installer/ARCH/linux` and `initrd.gz` beside it",
+           "`BASE/netboot/xen/vmlinuz` and `BASE/netboot/xen/initrd.gz` where listed, else as HVM",
+           "none: d-i takes its mirror from the preseed"),
+    Layout("debian-disc", "debian", "ISO",
+           "an ISO with `install.amd/vmlinuz` (`install.386/`, `install.a64/`, `install/`, by arch); "
+           "`.disk/info` gives family, version and arch",
+           "`install.amd/vmlinuz` and `install.amd/initrd.gz`",
+           "`install.amd/xen/vmlinuz` and `install.amd/xen/initrd.gz` where present, else as HVM",
+           "none: d-i installs from the attached ISO"),
+    Layout("ubuntu-disc", "debian", "ISO",
+           "an Ubuntu alternate or server ISO (up to 20.04) with `install/vmlinuz` or "
+           "`install/netboot/ubuntu-installer/ARCH/linux`; family `ubuntu`",
+           "`install/vmlinuz` and `install/initrd.gz`; without them `install/netboot/ubuntu-installer/ARCH/linux` "
+           "and `initrd.gz` beside it",
+           "as HVM",
+           "none: d-i installs from the attached ISO"),
+    Layout("ubuntu-live", "ubuntu-live", "ISO",
+           "an Ubuntu live ISO (the live-server ISOs of 20.04 and later) with `casper/vmlinuz`",
+           "`casper/vmlinuz` and `casper/initrd` (`casper/initrd.gz` or `casper/initrd.lz` on older ones)",
+           "as HVM",
+           "none: subiquity installs from the attached ISO"),
+    Layout("mageia", "mageia", "tree, ISO",
+           "`VERSION` starting with `Mageia` (on an ISO, or `isolinux/ARCH/all.rdz`)",
+           "`isolinux/ARCH/vmlinuz` and `isolinux/ARCH/all.rdz` (ARCH `x86_64` or `i586`)",
+           "as HVM",
+           "`automatic=method:SCHEME,network:dhcp,server:HOST,directory:/PATH` for http, ftp and nfs trees; "
+           "on an ISO `automatic=method:cdrom`"),
+)
+LAYOUT_OF_ROW = dict((row.row, row.layout) for row in LAYOUTS)
+# The detectors, in the order of LAYOUTS (one serves the Debian and the Ubuntu rows of its kind).
+_DETECTORS = (
+    (("treeinfo",), _detect_treeinfo),
+    (("suse-content",), _detect_suse_content),
+    (("debian-netboot", "ubuntu-netboot"), _detect_debian_netboot),
+    (("debian-disc", "ubuntu-disc"), _detect_debian_disc),
+    (("ubuntu-live",), _detect_ubuntu_live),
+    (("mageia",), _detect_mageia),
+)
+
+
+def layout_rows(markup):
+    """LAYOUTS as text, each row a list of its cells, with `x` written in ``markup``: 'rst' (``x``) or
+    'ansible' (C(x)).  The docs table and install_media's notes are these."""
+    sub = {"rst": r"``\1``", "ansible": r"C(\1)"}[markup]
+    rows = []
+    for row in LAYOUTS:
+        reported = [name for media, name in (("tree", row.layout), ("ISO", "iso-" + row.layout)) if media in row.media]
+        cells = [row.row, ", ".join(reported), row.recognised, row.hvm, row.pv, row.repo]
+        rows.append([re.sub(r"`([^`]+)`", sub, cell) for cell in cells])
+    return rows
 
 
 # --------------------------------------------------------------------------- detect
 def looked_for(iso=False, arch="x86_64"):
-    names = list(TREEINFO_NAMES) + ["content"] + [join(b, "MANIFEST") for b in DEBIAN_BASES]
+    names = list(TREEINFO_NAMES) + ["content"] + [join(b, "MANIFEST") for b in DEBIAN_BASES] + ["VERSION"]
     if iso:
         names += ["%s/vmlinuz" % d for d in _DEBIAN_ISO_DIRS.get(debian_arch(arch), ("install",))]
+        names += ["install/netboot/ubuntu-installer/%s/linux" % debian_arch(arch), "casper/vmlinuz",
+                  "isolinux/ARCH/all.rdz"]
     return names
 
 
 def detect(reader, location, arch, virt_type="hvm", iso=False, hint=None):
-    """The tree's layout, facts, kernel and initrd paths (relative to the tree) and
-    checksums.  ``hint`` ({'layout', 'metadata', 'base'}) from an earlier run makes a cache
+    """The tree's layout (its LAYOUTS ``row`` and ``layout``), facts, kernel and initrd paths
+    (relative to the tree) and checksums.  ``hint`` (hint_of() of an earlier run) makes a cache
     hit read only the file that carries the checksums."""
+    probe = _Probe(reader, location, arch, virt_type, iso)
     if hint:
-        found = _detect_hinted(reader, location, arch, virt_type, hint)
+        for rows, detector in _DETECTORS:
+            if hint.get("row") in rows:
+                found = detector(probe, hint)
+                if found is not None:
+                    return _finish(found, iso)
+    for _rows, detector in _DETECTORS:
+        found = detector(probe)
         if found is not None:
-            return found
-    for name in TREEINFO_NAMES:
-        data = reader.read(name)
-        if data is not None:
-            return _finish(_from_treeinfo(data, name, arch, virt_type), iso)
-    data = reader.read("content")
-    if data is not None and re.search(r"^(HASH|CONTENTSTYLE|DISTRO|LABEL|PRODUCT)\s", _text(data), re.M):
-        return _finish(_from_suse_content(data, arch, virt_type), iso)
-    for base in DEBIAN_BASES:
-        data = reader.read(join(base, "MANIFEST"))
-        if data is not None:
-            return _finish(_from_debian(reader, base, data, location, arch, virt_type), iso)
-    if iso:
-        found = _from_debian_iso(reader, arch, virt_type)
-        if found is not None:
-            return found
+            return _finish(found, iso)
     raise InvalidInput("unknown tree at %s: found none of %s" % (location, ", ".join(looked_for(iso, arch))),
                        hint="Check the location (it must be the top of an installation tree), or give kernel and initrd")
-
-
-def _detect_hinted(reader, location, arch, virt_type, hint):
-    layout = hint.get("layout", "")
-    if layout.endswith("treeinfo") and hint.get("metadata"):
-        data = reader.read(hint["metadata"][0])
-        return None if data is None else _finish(_from_treeinfo(data, hint["metadata"][0], arch, virt_type), layout.startswith("iso-"))
-    if layout.endswith("suse-content"):
-        data = reader.read("content")
-        return None if data is None else _finish(_from_suse_content(data, arch, virt_type), layout.startswith("iso-"))
-    if layout.endswith("debian-netboot"):
-        base = hint.get("base") or ""
-        data = reader.read(join(base, "MANIFEST"))
-        return None if data is None else _finish(_from_debian(reader, base, data, location, arch, virt_type), layout.startswith("iso-"))
-    return None
 
 
 def _finish(found, iso):
@@ -397,7 +628,7 @@ def _finish(found, iso):
 
 
 def hint_of(found):
-    return {"layout": found["layout"], "metadata": found["metadata"], "base": found.get("base")}
+    return {"row": found["row"], "layout": found["layout"], "metadata": found["metadata"], "base": found.get("base")}
 
 
 # Where each answer-file format goes in the installer's initrd, and the kernel arguments that make
@@ -414,6 +645,8 @@ ANSWER_FILES = {
 # version of the generation (rows of a lineage go oldest first).  Columns:
 #   repo    the argument naming the install source (None: the installer finds its own);
 #   answer  the argument naming the kickstart (None: this collection renders none for it);
+#   url     the source's value for an http, https or ftp tree (LOCATION: the URL as given; SCHEME,
+#           HOST and PATH: its parts);
 #   iso     the source's value when the install ISO is attached as the guest's CD-ROM
 #           (LABEL: the ISO's volume id, spaces written \x20);
 #   nfs     the source's value for an NFS tree (OPTS: "nfsvers=N:" or nothing).
@@ -424,25 +657,39 @@ ANSWER_FILES = {
 # later still read (virt-install and libosinfo draw the same line for the source argument).  A family
 # or version this table does not know gets the newest row of its installer: trees of today say
 # "Rawhide", "ELN" or a new distribution's name, never an old one.
+_AS_GIVEN = "{location}"
 KERNEL_ARGS = {
     ("anaconda", "fedora"): (
-        dict(since=0, repo="method", answer="ks", iso="cdrom", nfs="nfs:{opts}{host}:/{path}"),
-        dict(since=19, repo="inst.repo", answer="inst.ks", iso="hd:LABEL={label}", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=0, repo="method", answer="ks", url=_AS_GIVEN, iso="cdrom", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=19, repo="inst.repo", answer="inst.ks", url=_AS_GIVEN, iso="hd:LABEL={label}",
+             nfs="nfs:{opts}{host}:/{path}"),
     ),
     ("anaconda", "rhel"): (
-        dict(since=0, repo="method", answer="ks", iso="cdrom", nfs="nfs:{opts}{host}:/{path}"),
-        dict(since=7, repo="inst.repo", answer="inst.ks", iso="hd:LABEL={label}", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=0, repo="method", answer="ks", url=_AS_GIVEN, iso="cdrom", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=7, repo="inst.repo", answer="inst.ks", url=_AS_GIVEN, iso="hd:LABEL={label}",
+             nfs="nfs:{opts}{host}:/{path}"),
     ),
     ("anaconda", None): (
-        dict(since=0, repo="inst.repo", answer="inst.ks", iso="hd:LABEL={label}", nfs="nfs:{opts}{host}:/{path}"),
+        dict(since=0, repo="inst.repo", answer="inst.ks", url=_AS_GIVEN, iso="hd:LABEL={label}",
+             nfs="nfs:{opts}{host}:/{path}"),
     ),
     # linuxrc: install=URL (nfs://host/path as it is), the attached DVD as cd:/; AutoYaST is not rendered here.
     ("suse", None): (
-        dict(since=0, repo="install", answer=None, iso="cd:/", nfs="nfs://{host}/{path}"),
+        dict(since=0, repo="install", answer=None, url=_AS_GIVEN, iso="cd:/", nfs="nfs://{host}/{path}"),
     ),
     # d-i: the mirror comes from the preseed.
     ("debian", None): (
-        dict(since=0, repo=None, answer=None, iso=None, nfs=None),
+        dict(since=0, repo=None, answer=None, url=None, iso=None, nfs=None),
+    ),
+    # Ubuntu's live-server installer: it installs from the ISO it booted from.
+    ("subiquity", None): (
+        dict(since=0, repo=None, answer=None, url=None, iso=None, nfs=None),
+    ),
+    # Mageia's DrakX stage 1: the source in its "automatic" argument (method, network, server, directory),
+    # which http, ftp and nfs share; the attached ISO is method:cdrom.  No answer file is rendered for it.
+    ("drakx", None): (
+        dict(since=0, repo="automatic", answer=None, url="method:{scheme},network:dhcp,server:{host},directory:/{path}",
+             iso="method:cdrom", nfs="method:nfs,network:dhcp,server:{host},directory:/{path}"),
     ),
 }
 
@@ -474,7 +721,7 @@ def kernel_args_row(installer, family=None, version=None):
     """The KERNEL_ARGS row for an installer, the tree's family and its version."""
     rows = KERNEL_ARGS.get((installer, lineage(installer, family))) or KERNEL_ARGS.get((installer, None))
     if rows is None:
-        return dict(since=0, repo=None, answer=None, iso=None, nfs=None)
+        return dict(since=0, repo=None, answer=None, url=None, iso=None, nfs=None)
     major = major_version(version)
     if major is None:
         return rows[-1]
@@ -516,4 +763,6 @@ def install_args(installer, location, iso_volume_id=None, local=False, family=No
         nfs_version = re.search(r"(?:^|&)version=(\d+)", query)
         options = "nfsvers=%s:" % nfs_version.group(1) if nfs_version else ""
         return ["%s=%s" % (row["repo"], row["nfs"].format(opts=options, host=host, path=path))]
-    return ["%s=%s" % (row["repo"], location)]
+    scheme, _sep, rest = location.partition("://")
+    host, _sep, path = rest.partition("/")
+    return ["%s=%s" % (row["repo"], row["url"].format(location=location, scheme=scheme.lower(), host=host, path=path))]
