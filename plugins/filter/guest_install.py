@@ -20,7 +20,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._arguments import 
 from ansible_collections.unattended.virt.plugins.module_utils._console import elapsed_text
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
-from ansible_collections.unattended.virt.plugins.module_utils._pxe import guest_mac
+from ansible_collections.unattended.virt.plugins.module_utils._pxe import BOOT_FILE, guest_mac
 from ansible_collections.unattended.virt.plugins.module_utils._sources import split_credentials
 from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
 from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
@@ -222,7 +222,22 @@ def _pxe_settings(name, method, default, own, interfaces):
     first = interfaces[0]
     first["mac"] = str(first.get("mac") or guest_mac(name)).lower()
     network = settings.get("network") or first.get("network") or ""
-    return {"tftp_root": root, "network": network, "group": str(settings.get("group") or "")}, first["mac"]
+    host, group, address = (str(settings.get(key) or "") for key in ("host", "group", "network_address"))
+    if host and not group:
+        raise AnsibleFilterError("guest %s: pxe.host %s needs pxe.group, the group that host's TFTP server reads files "
+                                 "as (they get mode 0640 and that group)" % (name, host))
+    if address and host:
+        raise AnsibleFilterError("guest %s: pxe.network_address defines a libvirt network that serves its own TFTP folder "
+                                 "on the hypervisor host; with pxe.host (a site's TFTP server) the site's DHCP names the "
+                                 "boot file. Leave one of them empty" % name)
+    if address and not network:
+        raise AnsibleFilterError("guest %s: pxe.network_address needs the network's name: pxe.network, or a network "
+                                 "as the guest's first interface" % name)
+    pxe = {"tftp_root": root, "network": network, "group": group, "host": host}
+    if address:
+        pxe["define_network"] = {"name": network, "address": address, "tftp_root": root, "bootp_file": BOOT_FILE,
+                                 "bridge": str(settings.get("network_bridge") or ("virbr-" + network)[:15])}
+    return pxe, first["mac"]
 
 
 def _reachable(name, default, own):
@@ -261,7 +276,7 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
     host_problems = host_setting_problems(defaults)
     current = dict((d.get("name"), d) for d in (domains or []))
     plan = {"install": [], "start": [], "stop": [], "remove": [], "ok": [], "failed": [], "media": [], "passwords": {},
-            "locate": [], "groups": {}}
+            "locate": [], "groups": {}, "pxe_networks": []}
     checked = []
     for index, raw in enumerate(guests or []):
         label = guest_label(raw, index)
@@ -303,6 +318,7 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
     running = [guest for guest in checked if guest["state"] == "running" and guest["name"] not in settled]
     plan["locate"] = [locate_request(guest) for guest in running]
     plan["groups"] = dict((guest["name"], guest["groups"]) for guest in running)
+    plan["install"], plan["pxe_networks"] = _pxe_networks(plan["install"], plan["failed"])
     media = {}
     for guest in plan["install"]:
         key = media_key(guest)
@@ -317,6 +333,23 @@ def guest_install_plan(guests, domains, defaults, guest_options, answer_keys=())
                 plan["passwords"][key] = guest["media"]["url_password"]
             plan["media"].append(media[key])
     return plan
+
+
+def _pxe_networks(guests, failed):
+    """(guests, networks): the libvirt networks the guests ask the role to define for their
+    network boot, once each; a guest that asks for one with other settings than an earlier
+    guest is refused (into ``failed``)."""
+    networks, kept = {}, []
+    for guest in guests:
+        wanted = (guest.get("pxe") or {}).get("define_network")
+        if wanted:
+            first = networks.setdefault(wanted["name"], dict(wanted, guest=guest["name"]))
+            if any(first[key] != wanted[key] for key in wanted):
+                failed.append({"name": guest["name"], "reason": "guest %s: pxe network %s is asked with other settings "
+                               "(address, bridge or tftp_root) by guest %s" % (guest["name"], wanted["name"], first["guest"])})
+                continue
+        kept.append(guest)
+    return kept, [dict((key, value) for key, value in item.items() if key != "guest") for item in networks.values()]
 
 
 def host_setting_problems(defaults):

@@ -134,11 +134,18 @@ def floor_problem(guest, media, answer_format):
             "installer of your own that needs less" % "; ".join(problems))
 
 
-def guest_install_answers(batch, media):
+def guest_install_answers(batch, media, networks=None):
     """``{answering, failed}`` for a batch: each guest whose media is there, with a new token
-    and its answer-file request; each guest whose media failed, as a failed result."""
+    and its answer-file request; each guest whose media failed, or whose network boot network
+    could not be defined (``networks``, the network task's result by name), as a failed result."""
     answering, failed = [], []
     for guest in batch:
+        wanted = (guest.get("pxe") or {}).get("define_network")
+        network = (networks or {}).get(wanted["name"]) if wanted else None
+        if wanted and (network is None or network.get("failed")):
+            failed.append(_failed(guest["name"], "PXE network %s: %s" % (
+                wanted["name"], (network or {}).get("msg") or "not defined")))
+            continue
         fetched = media.get(guest["media_key"]) or {"failed": True, "msg": "not fetched"}
         if fetched.get("failed"):
             failed.append(_failed(guest["name"], "install media from %s: %s"
@@ -182,7 +189,7 @@ def guest_install_starts(answering, answers):
         start.append({
             "name": guest["name"], "token": item["token"], "timeout": guest["timeout"], "method": method,
             "cdroms": cdroms, "oemdrv": guest["oemdrv"] if method == "cdrom" else None,
-            "mac": guest.get("mac"), "pxe": guest.get("pxe"),
+            "mac": guest.get("mac"), "pxe": batch_pxe(guest),
             "install_log": guest["install_log"], "initrd": guest["initrd"],
             "base_initrd": media["initrd"], "kernel": media["kernel"],
             "cmdline": install_cmdline(guest, media, answer),
@@ -197,6 +204,57 @@ def guest_install_starts(answering, answers):
         if guest.get("cpu"):  # none asked: the module gives the hypervisor's default
             start[-1]["cpu"] = guest["cpu"]
     return {"start": start, "failed": failed}
+
+
+def batch_pxe(guest):
+    """The pxe settings of ``guest`` as install_batch takes them, or None."""
+    pxe = guest.get("pxe")
+    if not pxe:
+        return None
+    return dict((key, pxe[key]) for key in ("tftp_root", "group", "network", "host") if pxe.get(key))
+
+
+def guest_install_pxe_sites(start, batch, passwords=None):
+    """``[{host, guests}]``: for each site's TFTP server (pxe.host) that guests of ``start``
+    (install_batch start's guests) boot from, what module pxe_files puts there for them."""
+    by_name = dict((guest["name"], guest) for guest in batch)
+    sites = {}
+    for item in start:
+        pxe = item.get("pxe") or {}
+        if item.get("method") != "pxe" or not pxe.get("host"):
+            continue
+        guest = by_name[item["name"]]
+        media = dict((key, value) for key, value in (guest.get("media") or {}).items() if value is not None)
+        media.update(location=guest["location"], arch=guest["arch"], virt_type=guest["virt_type"])
+        if (passwords or {}).get(guest.get("media_key")) is not None:
+            media["url_password"] = passwords[guest["media_key"]]
+        sites.setdefault(pxe["host"], []).append({
+            "name": item["name"], "mac": item["mac"], "tftp_root": pxe["tftp_root"], "group": pxe["group"],
+            "token": item["token"], "cmdline": item["cmdline"], "answer": item["answer"], "media": media})
+    return [{"host": host, "guests": guests} for host, guests in sorted(sites.items())]
+
+
+def guest_install_pxe_site_removals(sites):
+    """What module pxe_files removes from each site's TFTP server once the batch has ended:
+    every guest that was to be put there, whatever became of it."""
+    return [{"host": site["host"], "guests": [dict((key, guest[key]) for key in ("name", "mac", "tftp_root"))
+                                              for guest in site["guests"]]} for site in sites]
+
+
+def guest_install_published(starts, site_runs):
+    """``starts`` (``{start, failed}``) without the guests whose files could not be put on their
+    site's TFTP server (``site_runs``, the results of the pxe_files loop), which fail."""
+    problems = {}
+    for run in site_runs or []:
+        host = run.get("__guest_install_site", {}).get("host", "?")
+        if run.get("failed"):
+            for guest in run.get("__guest_install_site", {}).get("guests", []):
+                problems[guest["name"]] = "TFTP files on %s: %s" % (host, run.get("msg") or "failed")
+        for item in run.get("guests") or []:
+            if item.get("result") == "failed":
+                problems[item["name"]] = "TFTP files on %s: %s" % (host, item["reason"])
+    return {"start": [item for item in starts["start"] if item["name"] not in problems],
+            "failed": starts["failed"] + [_failed(name, reason) for name, reason in sorted(problems.items())]}
 
 
 def guest_install_started(started, batch):
@@ -216,7 +274,7 @@ def guest_install_started(started, batch):
                 "name": item["name"], "token": item["token"], "started": item["started"],
                 "reason": item.get("reason"), "timeout": guest["timeout"], "confirm_token": guest["confirm_token"],
                 "install_log": guest["install_log"], "initrd": guest["initrd"], "oemdrv": guest.get("oemdrv"),
-                "method": guest.get("method") or "kernel", "mac": guest.get("mac"), "pxe": guest.get("pxe"),
+                "method": guest.get("method") or "kernel", "mac": guest.get("mac"), "pxe": batch_pxe(guest),
                 "console_log": guest["console_log"], "state": guest["state"],
                 "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
             })
@@ -230,7 +288,7 @@ def guest_install_finishes(waiting, outcomes):
     """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
     return [{"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
              "oemdrv": item.get("oemdrv"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
-             "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": item.get("pxe"),
+             "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": batch_pxe(item),
              "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
             for item in waiting]
 
@@ -310,6 +368,9 @@ class FilterModule(object):
             "guest_install_answers": guest_install_answers,
             "guest_install_locates": guest_install_locates,
             "guest_install_starts": guest_install_starts,
+            "guest_install_pxe_sites": guest_install_pxe_sites,
+            "guest_install_published": guest_install_published,
+            "guest_install_pxe_site_removals": guest_install_pxe_site_removals,
             "guest_install_started": guest_install_started,
             "guest_install_finishes": guest_install_finishes,
             "guest_install_finished": guest_install_finished,

@@ -21,7 +21,6 @@ __metaclass__ = type
 import contextlib
 import fcntl
 import glob
-import grp
 import os
 import re
 import time
@@ -111,9 +110,15 @@ def guest_files(guest, token=None):
     for key in ("initrd", "oemdrv"):
         if guest.get(key):
             paths += per_guest_files(guest[key])
-    if guest.get("method") == "pxe":
-        paths += _pxe.published((guest.get("pxe") or {}).get("tftp_root"), guest.get("mac"), token or guest.get("token"))
+    if _pxe_here(guest):
+        paths += _pxe.published(guest["pxe"].get("tftp_root"), guest.get("mac"), token or guest.get("token"))
     return paths
+
+
+def _pxe_here(guest):
+    """Whether ``guest`` boots from the network with its files in a TFTP folder on this host
+    (not on a site's TFTP server, ``pxe.host``, where the role puts and removes them)."""
+    return guest.get("method") == "pxe" and not (guest.get("pxe") or {}).get("host")
 
 
 def _tftp_gid(guest):
@@ -122,13 +127,7 @@ def _tftp_gid(guest):
     pxe = guest["pxe"]
     group = pxe.get("group")
     if group not in (None, ""):
-        try:
-            return int(group)
-        except ValueError:
-            try:
-                return grp.getgrnam(str(group)).gr_gid
-            except KeyError:
-                raise InvalidInput("pxe.group %s is no group on this host" % group)
+        return _pxe.group_id(group)
     gid = _pxe.tftp_group(pxe.get("network") or "")
     if gid is None:
         raise InvalidInput("cannot tell which group the TFTP server reads files as: no dnsmasq of libvirt network %r "
@@ -158,8 +157,9 @@ def _answer_place(guest):
     """What writing the answer file needs, checked before anything is defined: its archive (a
     path or mode that would escape is refused here) and, for method pxe, the TFTP server's group."""
     archive = _cpio.Archive(_cpio.make_entries([guest["answer"]]))
-    gid = _tftp_gid(guest) if guest.get("method") == "pxe" else None
-    if gid is not None:
+    gid = None
+    if _pxe_here(guest):
+        gid = _tftp_gid(guest)
         _pxe.check_root(guest["pxe"]["tftp_root"])
     return archive, gid
 
@@ -171,8 +171,10 @@ def _write_answer(guest, archive, gid):
     if (guest.get("method") or "kernel") == "cdrom":
         _oemdrv.write(guest["oemdrv"], {os.path.basename(guest["answer"]["path"]): guest["answer"]["content"]})
         return
+    if guest.get("method") == "pxe" and not _pxe_here(guest):
+        return   # its initrd is on the site's TFTP server already
     _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
-    if guest.get("method") == "pxe":
+    if _pxe_here(guest):
         # into the TFTP root, with the mode and group its server reads; the copy here goes at once
         try:
             _pxe.publish(guest["pxe"]["tftp_root"], guest["mac"], guest["token"], guest["kernel"], guest["initrd"],

@@ -9,18 +9,23 @@ token, so that no one can guess them and a later run can remove what a stopped o
 
 Files are written with their final mode (0640) and group (the group of the TFTP server, which
 reads them as an unprivileged user) already set, the guest's script last, so a guest never
-finds half a set."""
+finds half a set.  On a site's TFTP server (a host other than the hypervisor, written before the
+guest is defined) the script goes first instead: it names the files that follow, so whatever a
+stopped run left there is found from the guest's MAC alone (``remove_for_mac``)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import glob
+import grp
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 
 BOOT_FILE = "uv-boot.ipxe"
@@ -115,11 +120,24 @@ def check_root(tftp_root):
                            "serves (libvirt network <tftp root=...>)" % (tftp_root,))
 
 
-def publish(tftp_root, mac, token, kernel, initrd, cmdline, gid):
+def group_id(group):
+    """The id of ``group``, a name or a number on this host."""
+    try:
+        return int(group)
+    except ValueError:
+        try:
+            return grp.getgrnam(str(group)).gr_gid
+        except KeyError:
+            raise InvalidInput("pxe.group %s is no group on this host" % group)
+
+
+def publish(tftp_root, mac, token, kernel, initrd, cmdline, gid, script_first=False):
     """Put the boot script (when it is not there as it should be), then the guest's kernel, its
-    initrd (a file already written elsewhere on the host, moved in) and last its script."""
+    initrd (a file already written elsewhere on the host, moved in) and its script: last, or
+    with ``script_first`` first (see the module's docstring)."""
     check_root(tftp_root)
     files = names(mac, token)
+    script = guest_script(mac, token, cmdline).encode("utf-8")
     boot = os.path.join(tftp_root, BOOT_FILE)
     try:
         with open(boot, "rb") as handle:
@@ -128,12 +146,55 @@ def publish(tftp_root, mac, token, kernel, initrd, cmdline, gid):
         current = None
     if current != BOOT_SCRIPT.encode("utf-8"):
         _put(tftp_root, BOOT_FILE, BOOT_SCRIPT.encode("utf-8"), gid)
+    if script_first:
+        _put(tftp_root, files["script"], script, gid)
     with open(kernel, "rb") as source:
         _put(tftp_root, files["kernel"], source, gid)
     with open(initrd, "rb") as source:
         _put(tftp_root, files["initrd"], source, gid)
-    _put(tftp_root, files["script"], guest_script(mac, token, cmdline).encode("utf-8"), gid)
+    if not script_first:
+        _put(tftp_root, files["script"], script, gid)
     return [os.path.join(tftp_root, files[key]) for key in ("script", "kernel", "initrd")]
+
+
+def publish_on_site(tftp_root, mac, token, kernel, base_initrd, answer, cmdline, gid, scratch):
+    """For a site's TFTP server: whatever an earlier install of ``mac`` left removed, then the
+    guest's files put, script first (its initrd = ``base_initrd`` + ``answer``, a file dict
+    of path, content and mode, built in ``scratch`` and moved in); returns the paths put."""
+    check_root(tftp_root)
+    archive = _cpio.Archive(_cpio.make_entries([answer]))
+    remove_for_mac(tftp_root, mac)
+    folder = tempfile.mkdtemp(prefix=".uv-pxe.", dir=scratch)   # 0700: the initrd holds the answer file
+    try:
+        initrd = os.path.join(folder, "initrd.img")
+        _initrd.write_file(base_initrd, archive, initrd)
+        return publish(tftp_root, mac, token, kernel, initrd, cmdline, gid, script_first=True)
+    except BaseException:
+        remove_for_mac(tftp_root, mac)
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_NAMED_FILE = re.compile(r"\b(uv-[0-9a-f]{24}-(?:vmlinuz|initrd\.img))\b")
+
+
+def remove_for_mac(tftp_root, mac):
+    """Remove the script of ``mac`` in ``tftp_root`` and the kernel and initrd it names (with
+    their half-written copies); returns the paths removed."""
+    script = os.path.join(tftp_root, names(mac, "-")["script"])
+    try:
+        with open(script) as handle:
+            named = _NAMED_FILE.findall(handle.read())
+    except (IOError, OSError):
+        named = []
+    removed = []
+    for name in [os.path.basename(script)] + named:
+        for path in [os.path.join(tftp_root, name)] + glob.glob(os.path.join(glob.escape(tftp_root), ".%s.*.tmp" % glob.escape(name))):
+            if os.path.lexists(path):
+                os.unlink(path)
+                removed.append(path)
+    return removed
 
 
 def published(tftp_root, mac, token):

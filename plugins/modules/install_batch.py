@@ -151,6 +151,12 @@ options:
           network:
             description: The libvirt network whose dnsmasq serves DHCP and TFTP to the guest.
             type: str
+          host:
+            description:
+              - The site's TFTP server, when O(guests[].pxe.tftp_root) is there and not on this host. Its files
+                were put there beforehand (M(unattended.virt.pxe_files)) and are removed from there afterwards:
+                O(step=start) and O(step=finish) leave the TFTP folder alone.
+            type: str
       cdroms:
         description:
           - With O(step=start), images attached read-only as CD-ROMs during the install phase, in order (the
@@ -465,6 +471,7 @@ def argument_spec():
                 tftp_root=dict(type="path", required=True),
                 group=dict(type="str"),
                 network=dict(type="str"),
+                host=dict(type="str"),
             )),
             base_initrd=dict(type="path"),
             kernel=dict(type="path"),

@@ -10,7 +10,8 @@ import uvtest
 from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_plan
 from ansible_collections.unattended.virt.plugins.filter.guest_install_steps import (
     guest_install_answers, guest_install_collect, guest_install_converged, guest_install_finished,
-    guest_install_finishes, guest_install_leftovers, guest_install_locates, guest_install_started, guest_install_starts,
+    guest_install_finishes, guest_install_leftovers, guest_install_locates, guest_install_published,
+    guest_install_pxe_site_removals, guest_install_pxe_sites, guest_install_started, guest_install_starts,
 )
 
 DEFAULTS = dict(uvtest.role_defaults(), work_dir="/srv/uv", extra_args=["panic=-1"], kickstart={"lang": "de_DE.UTF-8"})
@@ -150,14 +151,64 @@ def test_method_pxe_gives_the_guest_a_fixed_mac_and_its_tftp_settings():
     answers = guest_install_answers(batch, media_for(batch, FEDORA, FEDORA))
     first, second = guest_install_starts(answers["answering"], [KS, KS])["start"]
     assert first["method"] == "pxe" and first["mac"] == first["interfaces"][0]["mac"] and first["mac"].startswith("52:54:00:")
-    assert first["pxe"] == {"tftp_root": "/srv/tftp", "network": "lab", "group": ""}   # the interface's network
+    assert first["pxe"] == {"tftp_root": "/srv/tftp", "network": "lab"}   # the interface's network
     assert second["mac"] == "52:54:00:aa:bb:cc"
     assert second["pxe"] == {"tftp_root": "/srv/tftp", "network": "pxe-net", "group": "tftp"}
     assert first["cmdline"].startswith("inst.repo=http://m/f/ inst.ks=file:/ks.cfg")
 
 
+def test_a_pxe_network_to_define_is_planned_once_and_its_failure_fails_its_guests():
+    pxe = {"tftp_root": "/srv/tftp", "network": "pxe", "network_address": "192.168.150.1/24"}
+    guests = [{"name": name, "location": "http://m/f/", "method": "pxe", "pxe": dict(pxe, **extra)}
+              for name, extra in (("p1", {}), ("p2", {}), ("p3", {"network_address": "10.1.0.1/24"}))]
+    plan = guest_install_plan(guests, [], DEFAULTS, uvtest.role_entry_options("guest_install", "guest"))
+    assert plan["pxe_networks"] == [{"name": "pxe", "address": "192.168.150.1/24", "tftp_root": "/srv/tftp",
+                                     "bootp_file": "uv-boot.ipxe", "bridge": "virbr-pxe"}]
+    assert [guest["name"] for guest in plan["install"]] == ["p1", "p2"]
+    assert "pxe network pxe is asked with other settings (address, bridge or tftp_root) by guest p1" in plan["failed"][0]["reason"]
+    batch = plan["install"]
+    for guest in batch:
+        guest["media_key"] = "k"
+    answers = guest_install_answers(batch, {"k": FEDORA}, {"pxe": {"failed": True, "msg": "network pxe exists and is not what was asked"}})
+    assert answers["answering"] == []
+    assert [item["reason"] for item in answers["failed"]] == ["PXE network pxe: network pxe exists and is not what was asked"] * 2
+    start = guest_install_starts(guest_install_answers(batch, {"k": FEDORA}, {"pxe": {"changed": True}})["answering"], [KS, KS])
+    assert start["start"][0]["pxe"] == {"tftp_root": "/srv/tftp", "network": "pxe"}   # what install_batch takes
+
+
+def test_pxe_files_on_a_site_server_are_put_there_and_a_failure_there_fails_its_guest_alone():
+    site = {"tftp_root": "/srv/tftp", "host": "tftp1", "group": "tftp"}
+    guests = [{"name": "s1", "location": "http://m/f/", "method": "pxe", "pxe": site, "media": {"url_username": "u"}},
+              {"name": "s2", "location": "http://m/f/", "method": "pxe", "pxe": site},
+              {"name": "k1", "location": "http://m/f/"}]
+    plan = guest_install_plan(guests, [], DEFAULTS, uvtest.role_entry_options("guest_install", "guest"))
+    batch = plan["install"]
+    media = dict((guest["media_key"], FEDORA) for guest in batch)
+    answers = guest_install_answers(batch, media)
+    starts = guest_install_starts(answers["answering"], [KS, KS, KS])
+    sites = guest_install_pxe_sites(starts["start"], batch, {batch[0]["media_key"]: "secret"})
+    assert [site["host"] for site in sites] == ["tftp1"] and [g["name"] for g in sites[0]["guests"]] == ["s1", "s2"]
+    first = sites[0]["guests"][0]
+    assert first["media"]["url_password"] == "secret" and first["media"]["url_username"] == "u"
+    assert (first["tftp_root"], first["group"], first["answer"]["path"]) == ("/srv/tftp", "tftp", "/ks.cfg")
+    assert first["token"] == starts["start"][0]["token"] and first["cmdline"] == starts["start"][0]["cmdline"]
+    run = {"__guest_install_site": sites[0], "guests": [{"name": "s1", "result": "published", "reason": ""},
+                                                       {"name": "s2", "result": "failed", "reason": "no kernel"}]}
+    kept = guest_install_published(starts, [run])
+    assert [item["name"] for item in kept["start"]] == ["s1", "k1"]
+    assert kept["failed"] == [{"name": "s2", "result": "failed", "seconds": None, "reason": "TFTP files on tftp1: no kernel"}]
+    assert guest_install_pxe_site_removals(sites) == [{"host": "tftp1", "guests": [
+        {"name": "s1", "mac": first["mac"], "tftp_root": "/srv/tftp"},
+        {"name": "s2", "mac": sites[0]["guests"][1]["mac"], "tftp_root": "/srv/tftp"}]}]
+
+
 @pytest.mark.parametrize("guest, words", [
     ({"method": "pxe"}, "method pxe needs pxe.tftp_root, the folder on the host that the network's TFTP server serves"),
+    ({"method": "pxe", "pxe": {"tftp_root": "/t", "host": "tftp1"}}, "pxe.host tftp1 needs pxe.group"),
+    ({"method": "pxe", "pxe": {"tftp_root": "/t", "host": "tftp1", "group": "g", "network_address": "10.0.0.1/24"}},
+     "Leave one of them empty"),
+    ({"method": "pxe", "pxe": {"tftp_root": "/t", "network_address": "10.0.0.1/24"}, "interfaces": [{"bridge": "br0"}]},
+     "pxe.network_address needs the network's name"),
     ({"method": "pxe", "pxe": {"tftp_root": "tftp"}}, "an absolute path), got 'tftp'"),
     ({"method": "pxe", "pxe": {"tftp_root": "/srv/tftp"}, "interfaces": []}, "boots from the network, and the guest has no interface"),
 ])

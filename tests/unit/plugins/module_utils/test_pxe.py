@@ -79,3 +79,29 @@ def test_the_tftp_group_is_that_of_the_networks_dnsmasq_not_of_its_root_helper(t
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_on_a_site_server_what_a_stopped_run_left_goes_before_the_new_files_and_after_them(tmp_path):
+    root, scratch = tmp_path / "tftp", tmp_path / "cache"
+    root.mkdir()
+    scratch.mkdir()
+    kernel, base = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"K" * 4096)
+    base.write_bytes(b"I" * 1000)
+    (root / "site-own.cfg").write_text("kept\n")
+    mac = "52:54:00:00:00:07"
+    answer = {"path": "/ks.cfg", "content": "rootpw --iscrypted $6$x\n", "mode": 0o600}
+    old = _pxe.publish_on_site(str(root), mac, "old-token", str(kernel), str(base), answer, "a=1", os.getgid(), str(scratch))
+    # a run stopped while writing: the script is there, the initrd only half written
+    os.rename(old[2], os.path.join(str(root), ".%s.abc.tmp" % os.path.basename(old[2])))
+    new = _pxe.publish_on_site(str(root), mac, "new-token", str(kernel), str(base), answer, "a=2", os.getgid(), str(scratch))
+    assert sorted(os.listdir(str(root))) == sorted(["site-own.cfg", _pxe.BOOT_FILE] + [os.path.basename(p) for p in new])
+    initrd = open(new[2], "rb").read()
+    assert initrd.startswith(b"I" * 1000) and b"rootpw --iscrypted" in initrd
+    assert all(oct(os.stat(path).st_mode & 0o777) == "0o640" for path in new)
+    assert os.listdir(str(scratch)) == []   # the initrd built there is gone
+    assert "a=2" in open(new[0]).read()
+    removed = _pxe.remove_for_mac(str(root), mac)
+    assert sorted(removed) == sorted(new)
+    assert sorted(os.listdir(str(root))) == ["site-own.cfg", _pxe.BOOT_FILE]
+    assert _pxe.remove_for_mac(str(root), mac) == []
