@@ -185,13 +185,7 @@ def _other_arch(tree_arches, arch, what):
     that guest (virt-install uses it so), but it installs a 32-bit system, which is a choice the
     user makes with ``arch: i386``, never one made for them."""
     names = sorted(set(n for n in tree_arches if n))
-    canon = set()
-    for name in names:
-        try:
-            canon.add(normalize_arch(name))
-        except InvalidInput:
-            canon.add(name)
-    if arch == "x86_64" and canon == set(["i686"]):
+    if arch == "x86_64" and names and set(_canonical(name) for name in names) == set(["i686"]):
         return InvalidInput(
             "unsupported arch: %s has only 32-bit x86 installer images (%s), none for x86_64. Its installer "
             "can install this guest only as a 32-bit (i386) system" % (what, ", ".join(names)),
@@ -199,6 +193,14 @@ def _other_arch(tree_arches, arch, what):
                  "64-bit system, use the distribution's x86_64 tree")
     return InvalidInput("unsupported arch: %s is for %s, not %s" % (what, ", ".join(names) or "other arches", arch),
                         hint="Pick an arch the tree carries, or give kernel and initrd")
+
+
+def _canonical(name):
+    """The canonical arch of a name a tree gives, or None when it names no arch this module knows."""
+    try:
+        return normalize_arch(name) if name else None
+    except InvalidInput:
+        return None
 
 
 class _Probe(object):
@@ -245,12 +247,14 @@ def treeinfo_images(info, arch, virt_type):
     if virt_type == "pv":
         wanted.append("xen")
     wanted.extend(arch_names(arch))
-    for platform in wanted:
-        images = info["images"].get(platform) or {}
-        if images.get("kernel") and images.get("initrd"):
-            return platform, images
+    tree_arch = _canonical(info.get("arch"))
+    if not tree_arch or tree_arch == arch:  # a tree's [images-xen] are for the tree's own arch
+        for platform in wanted:
+            images = info["images"].get(platform) or {}
+            if images.get("kernel") and images.get("initrd"):
+                return platform, images
     arches = [p for p in info["images"] if p != "xen"] or [info.get("arch")]
-    if arch == "x86_64" and arches and all(a and a.lower() in arch_names("i686") for a in arches):
+    if arch == "x86_64" and all(_canonical(a) == "i686" for a in arches):
         raise _other_arch(arches, arch, "the tree (arch %s)" % (info.get("arch") or "unknown"))
     raise InvalidInput(
         "unsupported arch: the tree (arch %s) has no kernel and initrd for %s%s; it has images for: %s"
@@ -321,7 +325,7 @@ def _suse_name_version(keys):
             family = family[: -len(version) - 1]
         return family, version
     label = keys.get("LABEL") or keys.get("NAME") or keys.get("PRODUCT") or "SUSE"
-    version = keys.get("VERSION")
+    version = (keys.get("VERSION") or "").split("-")[0]  # SLES 10: "10.4-0", the release after the dash
     if not version:
         match = re.search(r"(\d+(\.\d+)?)", label)
         version = match.group(1) if match else None
@@ -334,13 +338,7 @@ def _suse_arches(keys):
     names = (keys.get("BASEARCHS") or keys.get("DEFAULTBASE") or "").split()
     if not names and keys.get("REPOID"):
         names = keys["REPOID"].rstrip("/").rsplit("/", 1)[-1].split("-")
-    arches = {}
-    for name in names:
-        try:
-            arches[normalize_arch(name)] = name
-        except InvalidInput:
-            continue
-    return arches
+    return dict((_canonical(name), name) for name in names if _canonical(name))
 
 
 def _detect_suse_content(p, hint=None):
