@@ -534,33 +534,33 @@ LAYOUTS = (
            "`BASE/generic/kernel.debian` and `initrd.debian` on s390x)",
            "`BASE/netboot/xen/vmlinuz` and `BASE/netboot/xen/initrd.gz` where `MANIFEST` or `SHA256SUMS` lists them, "
            "else as HVM",
-           "none: d-i takes its mirror from the preseed"),
+           "none (d-i takes its mirror from the preseed)"),
     Layout("ubuntu-netboot", "debian-netboot", "tree",
-           "the same, with `ubuntu-installer` in `MANIFEST` or an Ubuntu codename in the URL (20.04 keeps it in "
-           "`current/legacy-images/`); family `ubuntu`",
+           "a d-i `MANIFEST` as for debian-netboot that names `ubuntu-installer`, or an Ubuntu codename in the URL "
+           "(20.04 keeps its d-i in `current/legacy-images/`); family `ubuntu`",
            "`BASE/netboot/ubuntu-installer/ARCH/linux` and `initrd.gz` beside it",
            "`BASE/netboot/xen/vmlinuz` and `BASE/netboot/xen/initrd.gz` where listed, else as HVM",
-           "none: d-i takes its mirror from the preseed"),
+           "none (d-i takes its mirror from the preseed)"),
     Layout("debian-disc", "debian", "ISO",
            "an ISO with `install.amd/vmlinuz` (`install.386/`, `install.a64/`, `install/`, by arch); "
            "`.disk/info` gives family, version and arch",
            "`install.amd/vmlinuz` and `install.amd/initrd.gz`",
            "`install.amd/xen/vmlinuz` and `install.amd/xen/initrd.gz` where present, else as HVM",
-           "none: d-i installs from the attached ISO"),
+           "none (d-i installs from the attached ISO)"),
     Layout("ubuntu-disc", "debian", "ISO",
            "an Ubuntu alternate or server ISO (up to 20.04) with `install/vmlinuz` or "
            "`install/netboot/ubuntu-installer/ARCH/linux`; family `ubuntu`",
            "`install/vmlinuz` and `install/initrd.gz`; without them `install/netboot/ubuntu-installer/ARCH/linux` "
            "and `initrd.gz` beside it",
            "as HVM",
-           "none: d-i installs from the attached ISO"),
+           "none (d-i installs from the attached ISO)"),
     Layout("ubuntu-live", "ubuntu-live", "ISO",
            "an Ubuntu live ISO (the live-server ISOs of 20.04 and later) with `casper/vmlinuz`",
            "`casper/vmlinuz` and `casper/initrd` (`casper/initrd.gz` or `casper/initrd.lz` on older ones)",
            "as HVM",
-           "none: subiquity installs from the attached ISO"),
+           "none (subiquity installs from the attached ISO)"),
     Layout("mageia", "mageia", "tree, ISO",
-           "`VERSION` starting with `Mageia` (on an ISO, or `isolinux/ARCH/all.rdz`)",
+           "`VERSION` starting with `Mageia`; on an ISO also `isolinux/ARCH/all.rdz`",
            "`isolinux/ARCH/vmlinuz` and `isolinux/ARCH/all.rdz` (ARCH `x86_64` or `i586`)",
            "as HVM",
            "`automatic=method:SCHEME,network:dhcp,server:HOST,directory:/PATH` for http, ftp and nfs trees; "

@@ -16,12 +16,11 @@ description:
     O(location), finds the installer kernel and initrd for O(arch) and O(virt_type), downloads
     them once into a cache on the host, verifies their checksums, and returns their paths, the
     tree's facts and the kernel arguments the installer needs to find its packages.
-  - 'Detected layouts: any C(.treeinfo) or C(treeinfo) (Fedora, RHEL, CentOS, Rocky, Alma, SUSE;
-    productmd 1.x and the older C([general]) format; C([images-ARCH]), C([images-xen]) for Xen
-    PV, C([checksums])); Debian and Ubuntu netboot trees (C(MANIFEST) under C(current/images/),
-    C(current/legacy-images/) or the location itself, C(SHA256SUMS) beside it); SUSE trees with a
-    C(content) file (C(boot/ARCH/loader/)); ISO images with a C(.treeinfo), a C(content) file or the
-    Debian/Ubuntu C(install.amd/), C(install/) folders.'
+  - The layout of the tree decides the kernel and initrd and the installer arguments; the layouts
+    detected, in the order they are tried, are listed in the notes below (ARCH is the guest's arch
+    as the tree spells it, BASE the folder of the C(MANIFEST)). A tree that has only 32-bit x86
+    (i386, i586) installer images is refused for an V(x86_64) guest, saying so; set O(arch=i386) to
+    install the 32-bit system it carries.
   - Files are streamed to a temp file in the cache, verified, then moved into place; a failed or
     partial download never becomes a cache entry. A lock per cache entry makes concurrent runs
     fetch a file once.
@@ -39,7 +38,8 @@ options:
         URL of the top of an installation tree; a local folder; a local ISO file; or the URL
         of an ISO file (a path ending in C(.iso)).
       - For Debian and Ubuntu, the C(installer-ARCH/) folder of a mirror
-        (for example C(.../dists/bookworm/main/installer-amd64/)) or its C(current/images/).
+        (for example C(.../dists/bookworm/main/installer-amd64/)) or its C(current/images/), or
+        d-i's C(daily-images/ARCH/).
       - A login written in an V(http://), V(https://) or V(ftp://) URL (C(http://user:password@host/tree/))
         is sent to the server only, as O(url_username) and O(url_password) would be. It is taken
         off the URL everywhere else (cache folder names, RV(fetched), RV(install_args), messages,
@@ -121,6 +121,15 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+notes:
+  - 'Layout treeinfo (tree.layout treeinfo, iso-treeinfo): recognised by C(.treeinfo) or C(treeinfo) (Fedora, RHEL and its rebuilds, CentOS, openSUSE, SLES 15). HVM: C([images-ARCH]) C(kernel) and C(initrd). Xen PV: C([images-xen]) C(kernel) and C(initrd); a SUSE tree without them: C(boot/ARCH/vmlinuz-xen) and C(boot/ARCH/initrd-xen) where present; else as HVM. Repository argument: anaconda: C(inst.repo=LOCATION) (C(method=) before Fedora 19 and RHEL 7), on an ISO C(inst.repo=hd:LABEL=VOLID); SUSE: C(install=LOCATION), on an ISO C(install=cd:/).'
+  - 'Layout suse-content (tree.layout suse-content, iso-suse-content): recognised by a SUSE C(content) file (SLES 11 and 12, openSUSE before Leap 15) whose C(BASEARCHS) names the arch. HVM: C(boot/ARCH/loader/linux) and C(boot/ARCH/loader/initrd). Xen PV: C(boot/ARCH/vmlinuz-xen) and C(boot/ARCH/initrd-xen) where present (SLES 11), else as HVM. Repository argument: C(install=LOCATION); on an ISO C(install=cd:/).'
+  - 'Layout debian-netboot (tree.layout debian-netboot): recognised by a d-i C(MANIFEST) in C(current/images/), C(current/legacy-images/), C(daily/) or the location itself (a mirror''s C(dists/CODENAME/main/installer-ARCH/), d-i''s C(daily-images/ARCH/)); the arch from the URL or from C(SHA256SUMS). HVM: C(BASE/netboot/debian-installer/ARCH/linux) and C(initrd.gz) beside it (C(vmlinux) on ppc64el, C(BASE/generic/kernel.debian) and C(initrd.debian) on s390x). Xen PV: C(BASE/netboot/xen/vmlinuz) and C(BASE/netboot/xen/initrd.gz) where C(MANIFEST) or C(SHA256SUMS) lists them, else as HVM. Repository argument: none (d-i takes its mirror from the preseed).'
+  - 'Layout ubuntu-netboot (tree.layout debian-netboot): recognised by a d-i C(MANIFEST) as for debian-netboot that names C(ubuntu-installer), or an Ubuntu codename in the URL (20.04 keeps its d-i in C(current/legacy-images/)); family C(ubuntu). HVM: C(BASE/netboot/ubuntu-installer/ARCH/linux) and C(initrd.gz) beside it. Xen PV: C(BASE/netboot/xen/vmlinuz) and C(BASE/netboot/xen/initrd.gz) where listed, else as HVM. Repository argument: none (d-i takes its mirror from the preseed).'
+  - 'Layout debian-disc (tree.layout iso-debian): recognised by an ISO with C(install.amd/vmlinuz) (C(install.386/), C(install.a64/), C(install/), by arch); C(.disk/info) gives family, version and arch. HVM: C(install.amd/vmlinuz) and C(install.amd/initrd.gz). Xen PV: C(install.amd/xen/vmlinuz) and C(install.amd/xen/initrd.gz) where present, else as HVM. Repository argument: none (d-i installs from the attached ISO).'
+  - 'Layout ubuntu-disc (tree.layout iso-debian): recognised by an Ubuntu alternate or server ISO (up to 20.04) with C(install/vmlinuz) or C(install/netboot/ubuntu-installer/ARCH/linux); family C(ubuntu). HVM: C(install/vmlinuz) and C(install/initrd.gz); without them C(install/netboot/ubuntu-installer/ARCH/linux) and C(initrd.gz) beside it. Xen PV: as HVM. Repository argument: none (d-i installs from the attached ISO).'
+  - 'Layout ubuntu-live (tree.layout iso-ubuntu-live): recognised by an Ubuntu live ISO (the live-server ISOs of 20.04 and later) with C(casper/vmlinuz). HVM: C(casper/vmlinuz) and C(casper/initrd) (C(casper/initrd.gz) or C(casper/initrd.lz) on older ones). Xen PV: as HVM. Repository argument: none (subiquity installs from the attached ISO).'
+  - 'Layout mageia (tree.layout mageia, iso-mageia): recognised by C(VERSION) starting with C(Mageia); on an ISO also C(isolinux/ARCH/all.rdz). HVM: C(isolinux/ARCH/vmlinuz) and C(isolinux/ARCH/all.rdz) (ARCH C(x86_64) or C(i586)). Xen PV: as HVM. Repository argument: C(automatic=method:SCHEME,network:dhcp,server:HOST,directory:/PATH) for http, ftp and nfs trees; on an ISO C(automatic=method:cdrom).'
 requirements:
   - pycdlib (for ISO images)
   - nfs-cat from libnfs-utils (for nfs:// locations)
@@ -169,12 +178,15 @@ initrd:
   sample: /var/cache/unattended-virt/example-fedora-releases-40-Everything-x86_64-os-8bf9d36b5b46/images/pxeboot/initrd.img
 tree:
   description:
-    - What was detected. C(layout) is one of V(treeinfo), V(suse-content), V(debian-netboot),
-      V(iso-treeinfo), V(iso-suse-content), V(iso-debian) or V(override).
+    - What was detected. C(layout) is one of V(treeinfo), V(suse-content), V(debian-netboot), V(mageia),
+      V(iso-treeinfo), V(iso-suse-content), V(iso-debian), V(iso-ubuntu-live), V(iso-mageia) or V(override)
+      (see the notes).
+    - C(installer) is the installer the tree boots, V(anaconda), V(suse) (linuxrc), V(debian) (d-i),
+      V(subiquity) or V(drakx) (Mageia); null with O(kernel) and O(initrd) given.
     - Unknown facts are null.
   returned: success
   type: dict
-  sample: {family: Fedora, version: "40", arch: x86_64, variant: Everything, layout: treeinfo, images: x86_64}
+  sample: {family: Fedora, version: "40", arch: x86_64, variant: Everything, layout: treeinfo, images: x86_64, installer: anaconda}
 install_args:
   description:
     - Kernel arguments that point the installer at its packages, for example

@@ -263,11 +263,14 @@ def test_i386_treeinfo_tree_installs_with_arch_i386(server, tmp_path):
     assert (found["images"], found["kernel"]) == ("i386", "images/pxeboot/vmlinuz")
 
 
-@pytest.mark.parametrize("case_id,files,arch,message", [
+OTHER_ARCHES = [
     ("debian-amd64-asked-arm64", DEBIAN_12, "aarch64", "this debian installer tree is for amd64, not aarch64"),
     ("opensuse-13.2-asked-s390x", OPENSUSE_13, "s390x", "the SUSE tree is for i586, x86_64, not s390x"),
     ("mageia-asked-aarch64", MAGEIA_8, "aarch64", "the Mageia tree is for x86_64, not aarch64"),
-])
+]
+
+
+@pytest.mark.parametrize("case_id,files,arch,message", OTHER_ARCHES, ids=[o[0] for o in OTHER_ARCHES])
 def test_other_arches_are_named(case_id, files, arch, message, server, tmp_path):
     path = "debian/dists/bookworm/main/installer-amd64/" if case_id.startswith("debian") else "tree/"
     location, source = open_tree(case_id, "http", path, files, server, tmp_path)
