@@ -154,8 +154,8 @@ options:
           host:
             description:
               - The site's TFTP server, when O(guests[].pxe.tftp_root) is there and not on this host. Its files
-                were put there beforehand (M(unattended.virt.pxe_files)) and are removed from there afterwards:
-                O(step=start) and O(step=finish) leave the TFTP folder alone.
+                were put there beforehand (M(unattended.virt.pxe_files)) and are removed from there afterwards,
+                so O(step=start) and O(step=finish) leave the TFTP folder alone.
             type: str
       cdroms:
         description:

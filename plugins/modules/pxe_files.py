@@ -66,7 +66,6 @@ options:
       token:
         description: The install's secret token, from which the kernel's and initrd's names are made; needed with O(state=present).
         type: str
-        no_log: true
       cmdline:
         description: The installer's kernel command line; needed with O(state=present).
         type: str

@@ -192,8 +192,8 @@ def test_pxe_files_on_a_site_server_are_put_there_and_a_failure_there_fails_its_
     assert first["media"]["url_password"] == "secret" and first["media"]["url_username"] == "u"
     assert (first["tftp_root"], first["group"], first["answer"]["path"]) == ("/srv/tftp", "tftp", "/ks.cfg")
     assert first["token"] == starts["start"][0]["token"] and first["cmdline"] == starts["start"][0]["cmdline"]
-    run = {"__guest_install_site": sites[0], "guests": [{"name": "s1", "result": "published", "reason": ""},
-                                                       {"name": "s2", "result": "failed", "reason": "no kernel"}]}
+    outcomes = [{"name": "s1", "result": "published", "reason": ""}, {"name": "s2", "result": "failed", "reason": "no kernel"}]
+    run = {"__guest_install_site": sites[0], "guests": outcomes}
     kept = guest_install_published(starts, [run])
     assert [item["name"] for item in kept["start"]] == ["s1", "k1"]
     assert kept["failed"] == [{"name": "s2", "result": "failed", "seconds": None, "reason": "TFTP files on tftp1: no kernel"}]
