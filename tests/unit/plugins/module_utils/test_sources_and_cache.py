@@ -209,6 +209,24 @@ def test_ftp_source(tree, cache):
         srv.stop()
 
 
+def test_ftp_exists_reads_the_listing_not_the_file(tmp_path):
+    """Detection asks whether kernels exist (Mageia, SUSE Xen); over FTP that must not transfer them:
+    a file larger than the metadata limit (which read() refuses) is found from its folder's listing."""
+    pytest.importorskip("pyftpdlib")
+    (tmp_path / "isolinux" / "x86_64").mkdir(parents=True)
+    with open(str(tmp_path / "isolinux" / "x86_64" / "vmlinuz"), "wb") as handle:
+        handle.truncate(_sources.SMALL_LIMIT + 1)
+    (tmp_path / "VERSION").write_bytes(b"Mageia 9\n")
+    srv = uvtest.FTPServerThread(str(tmp_path))
+    try:
+        src = _sources.FtpSource(srv.url, timeout=10)
+        assert src.exists("isolinux/x86_64/vmlinuz") and src.exists("VERSION")
+        assert not src.exists("isolinux/x86_64/all.rdz") and not src.exists("isolinux/i586/vmlinuz")
+        assert not src.exists("VERSION/x")
+    finally:
+        srv.stop()
+
+
 def test_local_folder_and_iso(tree, cache, tmp_path):
     src = _sources.open_source(tree)
     assert isinstance(src, _sources.LocalSource) and src.read("meta.txt") == b"small metadata\n"
