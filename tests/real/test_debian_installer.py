@@ -92,11 +92,10 @@ def installer_tree(dest, mirror):
     for path, source in files.items():
         os.makedirs(os.path.dirname(os.path.join(images, path)), exist_ok=True)
         shutil.copyfile(os.path.join(PACKAGE_IMAGES, source), os.path.join(images, path))
-    with open(os.path.join(images, "MANIFEST"), "w") as handle:
-        handle.write("netboot/debian-installer/amd64/initrd.gz -- netboot initrd for the amd64 installer\n"
-                     "netboot/debian-installer/amd64/linux -- kernel image to boot the installer\n"
-                     "netboot/xen/initrd.gz -- initrd for Xen PV guests\n"
-                     "netboot/xen/vmlinuz -- kernel image for Xen PV guests\n")
+    with open(os.path.join(images, "MANIFEST"), "w") as handle:   # d-i's shape: the netboot folder, not its files
+        handle.write("netboot/debian-installer -- PXE boot directory for tftp server\n"
+                     "netboot/xen/initrd.gz    -- initrd for installing under Xen\n"
+                     "netboot/xen/vmlinuz      -- kernel image for installing under Xen\n")
     with open(os.path.join(images, "SHA256SUMS"), "w") as handle:   # "./path", as the mirror writes it
         for path in sorted(files):
             with open(os.path.join(images, path), "rb") as data:
