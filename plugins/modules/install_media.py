@@ -122,14 +122,46 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
-  - 'Layout treeinfo (tree.layout treeinfo, iso-treeinfo): recognised by C(.treeinfo) or C(treeinfo) (Fedora, RHEL and its rebuilds, CentOS, openSUSE, SLES 15). HVM: C([images-ARCH]) C(kernel) and C(initrd). Xen PV: C([images-xen]) C(kernel) and C(initrd); a SUSE tree without them: C(boot/ARCH/vmlinuz-xen) and C(boot/ARCH/initrd-xen) where present; else as HVM. Repository argument: anaconda: C(inst.repo=LOCATION) (C(method=) before Fedora 19 and RHEL 7), on an ISO C(inst.repo=hd:LABEL=VOLID); SUSE: C(install=LOCATION), on an ISO C(install=cd:/).'
-  - 'Layout suse-content (tree.layout suse-content, iso-suse-content): recognised by a SUSE C(content) file (SLES 11 and 12, openSUSE before Leap 15) whose C(BASEARCHS) names the arch. HVM: C(boot/ARCH/loader/linux) and C(boot/ARCH/loader/initrd). Xen PV: C(boot/ARCH/vmlinuz-xen) and C(boot/ARCH/initrd-xen) where present (SLES 11), else as HVM. Repository argument: C(install=LOCATION); on an ISO C(install=cd:/).'
-  - 'Layout debian-netboot (tree.layout debian-netboot): recognised by a d-i C(MANIFEST) in C(current/images/), C(current/legacy-images/), C(daily/) or the location itself (a mirror''s C(dists/CODENAME/main/installer-ARCH/), d-i''s C(daily-images/ARCH/)); the arch from the URL or from C(SHA256SUMS). HVM: C(BASE/netboot/debian-installer/ARCH/linux) and C(initrd.gz) beside it (C(vmlinux) on ppc64el, C(BASE/generic/kernel.debian) and C(initrd.debian) on s390x). Xen PV: C(BASE/netboot/xen/vmlinuz) and C(BASE/netboot/xen/initrd.gz) where C(MANIFEST) or C(SHA256SUMS) lists them, else as HVM. Repository argument: none (d-i takes its mirror from the preseed).'
-  - 'Layout ubuntu-netboot (tree.layout debian-netboot): recognised by a d-i C(MANIFEST) as for debian-netboot that names C(ubuntu-installer), or an Ubuntu codename in the URL (20.04 keeps its d-i in C(current/legacy-images/)); family C(ubuntu). HVM: C(BASE/netboot/ubuntu-installer/ARCH/linux) and C(initrd.gz) beside it. Xen PV: C(BASE/netboot/xen/vmlinuz) and C(BASE/netboot/xen/initrd.gz) where listed, else as HVM. Repository argument: none (d-i takes its mirror from the preseed).'
-  - 'Layout debian-disc (tree.layout iso-debian): recognised by an ISO with C(install.amd/vmlinuz) (C(install.386/), C(install.a64/), C(install/), by arch); C(.disk/info) gives family, version and arch. HVM: C(install.amd/vmlinuz) and C(install.amd/initrd.gz). Xen PV: C(install.amd/xen/vmlinuz) and C(install.amd/xen/initrd.gz) where present, else as HVM. Repository argument: none (d-i installs from the attached ISO).'
-  - 'Layout ubuntu-disc (tree.layout iso-debian): recognised by an Ubuntu alternate or server ISO (up to 20.04) with C(install/vmlinuz) or C(install/netboot/ubuntu-installer/ARCH/linux); family C(ubuntu). HVM: C(install/vmlinuz) and C(install/initrd.gz); without them C(install/netboot/ubuntu-installer/ARCH/linux) and C(initrd.gz) beside it. Xen PV: as HVM. Repository argument: none (d-i installs from the attached ISO).'
-  - 'Layout ubuntu-live (tree.layout iso-ubuntu-live): recognised by an Ubuntu live ISO (the live-server ISOs of 20.04 and later) with C(casper/vmlinuz). HVM: C(casper/vmlinuz) and C(casper/initrd) (C(casper/initrd.gz) or C(casper/initrd.lz) on older ones). Xen PV: as HVM. Repository argument: none (subiquity installs from the attached ISO).'
-  - 'Layout mageia (tree.layout mageia, iso-mageia): recognised by C(VERSION) starting with C(Mageia); on an ISO also C(isolinux/ARCH/all.rdz). HVM: C(isolinux/ARCH/vmlinuz) and C(isolinux/ARCH/all.rdz) (ARCH C(x86_64) or C(i586)). Xen PV: as HVM. Repository argument: C(automatic=method:SCHEME,network:dhcp,server:HOST,directory:/PATH) for http, ftp and nfs trees; on an ISO C(automatic=method:cdrom).'
+  - 'Layout treeinfo (tree.layout treeinfo, iso-treeinfo): recognised by C(.treeinfo) or C(treeinfo) (Fedora,
+    RHEL and its rebuilds, CentOS, openSUSE, SLES 15). HVM: C([images-ARCH]) C(kernel) and C(initrd). Xen PV:
+    C([images-xen]) C(kernel) and C(initrd); a SUSE tree without them: C(boot/ARCH/vmlinuz-xen) and
+    C(boot/ARCH/initrd-xen) where present; else as HVM. Repository argument: anaconda: C(inst.repo=LOCATION)
+    (C(method=) before Fedora 19 and RHEL 7), on an ISO C(inst.repo=hd:LABEL=VOLID); SUSE: C(install=LOCATION),
+    on an ISO C(install=cd:/).'
+  - 'Layout suse-content (tree.layout suse-content, iso-suse-content): recognised by a SUSE C(content) file
+    (SLES 11 and 12, openSUSE before Leap 15) whose C(BASEARCHS) names the arch. HVM: C(boot/ARCH/loader/linux)
+    and C(boot/ARCH/loader/initrd). Xen PV: C(boot/ARCH/vmlinuz-xen) and C(boot/ARCH/initrd-xen) where present
+    (SLES 11), else as HVM. Repository argument: C(install=LOCATION); on an ISO C(install=cd:/).'
+  - 'Layout debian-netboot (tree.layout debian-netboot): recognised by a d-i C(MANIFEST) in C(current/images/),
+    C(current/legacy-images/), C(daily/) or the location itself (a mirror''s
+    C(dists/CODENAME/main/installer-ARCH/), d-i''s C(daily-images/ARCH/)); the arch from the URL or from
+    C(SHA256SUMS). HVM: C(BASE/netboot/debian-installer/ARCH/linux) and C(initrd.gz) beside it (C(vmlinux) on
+    ppc64el, C(BASE/generic/kernel.debian) and C(initrd.debian) on s390x). Xen PV: C(BASE/netboot/xen/vmlinuz)
+    and C(BASE/netboot/xen/initrd.gz) where C(MANIFEST) or C(SHA256SUMS) lists them, else as HVM. Repository
+    argument: none (d-i takes its mirror from the preseed).'
+  - 'Layout ubuntu-netboot (tree.layout debian-netboot): recognised by a d-i C(MANIFEST) as for debian-netboot
+    that names C(ubuntu-installer), or an Ubuntu codename in the URL (20.04 keeps its d-i in
+    C(current/legacy-images/)); family C(ubuntu). HVM: C(BASE/netboot/ubuntu-installer/ARCH/linux) and
+    C(initrd.gz) beside it. Xen PV: C(BASE/netboot/xen/vmlinuz) and C(BASE/netboot/xen/initrd.gz) where listed,
+    else as HVM. Repository argument: none (d-i takes its mirror from the preseed).'
+  - 'Layout debian-disc (tree.layout iso-debian): recognised by an ISO with C(install.amd/vmlinuz)
+    (C(install.386/), C(install.a64/), C(install/), by arch); C(.disk/info) gives family, version and arch. HVM:
+    C(install.amd/vmlinuz) and C(install.amd/initrd.gz). Xen PV: C(install.amd/xen/vmlinuz) and
+    C(install.amd/xen/initrd.gz) where present, else as HVM. Repository argument: none (d-i installs from the
+    attached ISO).'
+  - 'Layout ubuntu-disc (tree.layout iso-debian): recognised by an Ubuntu alternate or server ISO (up to 20.04)
+    with C(install/vmlinuz) or C(install/netboot/ubuntu-installer/ARCH/linux); family C(ubuntu). HVM:
+    C(install/vmlinuz) and C(install/initrd.gz); without them C(install/netboot/ubuntu-installer/ARCH/linux) and
+    C(initrd.gz) beside it. Xen PV: as HVM. Repository argument: none (d-i installs from the attached ISO).'
+  - 'Layout ubuntu-live (tree.layout iso-ubuntu-live): recognised by an Ubuntu live ISO (the live-server ISOs of
+    20.04 and later) with C(casper/vmlinuz). HVM: C(casper/vmlinuz) and C(casper/initrd) (C(casper/initrd.gz) or
+    C(casper/initrd.lz) on older ones). Xen PV: as HVM. Repository argument: none (subiquity installs from the
+    attached ISO).'
+  - 'Layout mageia (tree.layout mageia, iso-mageia): recognised by C(VERSION) starting with C(Mageia); on an ISO
+    also C(isolinux/ARCH/all.rdz). HVM: C(isolinux/ARCH/vmlinuz) and C(isolinux/ARCH/all.rdz) (ARCH C(x86_64) or
+    C(i586)). Xen PV: as HVM. Repository argument:
+    C(automatic=method:SCHEME,network:dhcp,server:HOST,directory:/PATH) for http, ftp and nfs trees; on an ISO
+    C(automatic=method:cdrom).'
 requirements:
   - pycdlib (for ISO images)
   - nfs-cat from libnfs-utils (for nfs:// locations)
