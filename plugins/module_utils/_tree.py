@@ -47,6 +47,7 @@ _DEBIAN_ISO_DIRS = {
     "ppc64el": ("install", ),
     "s390x": ("install", ),
 }
+_ISO_FOLDERS = sorted(set(f for folders in _DEBIAN_ISO_DIRS.values() for f in folders))
 # Release numbers of codenames (a suite such as focal-updates counts as its release).
 _DEBIAN_VERSIONS = {
     "jessie": "8", "stretch": "9", "buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13",
@@ -459,23 +460,18 @@ def _detect_debian_disc(p, hint=None):
         kernel, initrd, images = "%s/%s" % (folder, name), folder + "/initrd.gz", p.arch
         if p.virt_type == "pv" and p.exists(folder + "/xen/vmlinuz"):
             kernel, initrd, images = folder + "/xen/vmlinuz", folder + "/xen/initrd.gz", "xen"
-    elif p.exists("install/netboot/ubuntu-installer/%s/linux" % debarch):  # Ubuntu discs with only the netboot installer
-        family = "ubuntu"
-        kernel, initrd, images = _netboot_pair(family, debarch) + (p.arch,)
-        kernel, initrd = "install/" + kernel, "install/" + initrd
+    elif p.exists("install/" + _netboot_pair("ubuntu", debarch)[0]):  # Ubuntu discs with only the netboot installer
+        family, images = "ubuntu", p.arch
+        kernel, initrd = ("install/" + path for path in _netboot_pair("ubuntu", debarch))
+    elif disc_arches and debarch not in disc_arches and any(p.exists(f + "/initrd.gz") for f in _ISO_FOLDERS):
+        raise _other_arch(disc_arches, p.arch, "the %s ISO (%s)" % (family, text))
     else:
-        if disc_arches and debarch not in disc_arches and any(p.exists(f + "/initrd.gz") for f in _iso_dirs()):
-            raise _other_arch(disc_arches, p.arch, "the %s ISO (%s)" % (family, text))
         return None
     sums = p.read("sha256sum.txt")
     return _found("%s-disc" % family, family, version, p.arch, kernel, initrd, "debian", images=images,
                   checksums=parse_sumfile(sums) if sums is not None else {},
                   verified_by="sha256sums" if sums is not None else "none",
                   metadata=["sha256sum.txt"] if sums is not None else [], name=text or None)
-
-
-def _iso_dirs():
-    return sorted(set(f for folders in _DEBIAN_ISO_DIRS.values() for f in folders))
 
 
 def _detect_ubuntu_live(p, hint=None):
