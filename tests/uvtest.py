@@ -433,15 +433,17 @@ def run_module(name, args, check=False, diff=False, tmpdir=None):
     return result
 
 
-def fleet_summary(stdout):
-    """The provision playbook's fleet summary in ``stdout`` as {(host, guest): (result, detail)}."""
+def fleet_summary(stdout, install_time=False):
+    """The provision playbook's fleet summary in ``stdout`` as {(host, guest): (result, detail)},
+    or with ``install_time`` (result, install time as shown, detail)."""
     import re
     match = re.search(r'TASK \[Summary of the fleet\].*?"msg": \[(.*?)\n    \]\n\}', stdout, re.S)
     assert match, "no fleet summary in the output:\n" + stdout[-4000:]
     rows = {}
     for line in json.loads("[" + match.group(1) + "]")[1:]:
         parts = re.split(r"\s{2,}", line.strip(), maxsplit=4)
-        rows[(parts[0], parts[1])] = (parts[2], parts[4] if len(parts) > 4 else "")
+        detail = parts[4] if len(parts) > 4 else ""
+        rows[(parts[0], parts[1])] = (parts[2], parts[3], detail) if install_time else (parts[2], detail)
     return rows
 
 

@@ -5,6 +5,7 @@ volume the role writes); each ends with the guest booted from its own disk, with
 answering on its port; a rerun changes nothing."""
 import os
 import re
+import time
 
 import libvirt
 import pytest
@@ -37,14 +38,18 @@ def test_kernel_from_an_iso_and_bios_boot_from_the_iso(prefix, workdir, fixtures
         inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host})
         work = os.path.join(root, "host", "work")
 
+        began = time.monotonic()
         first = net.ansible_playbook("unattended.virt.provision", inventory)
+        seconds = time.monotonic() - began
         rows = uvtest.fleet_summary(first.stdout)
         installs = dict((name, lines(os.path.join(work, name + "-install.log"))) for name in (kernel, cdrom))
         assert first.returncode == 0, (rows, installs, first.stdout[-5000:])
+        times = uvtest.fleet_summary(first.stdout, install_time=True)
         for name in (kernel, cdrom):
             result, detail = rows[("labhost", name)]
             assert result == "installed" and re.match(r"at 192\.168\.150\.\d+ \(lease\), port 22 answered after", detail), rows
-            print("FIGURE method %s: %s" % ("kernel (ISO)" if name == kernel else "cdrom", detail))
+            print("FIGURE method %s: install %s (start to token), then %s; provision run %.0fs for both"
+                  % ("kernel (ISO)" if name == kernel else "cdrom", times[("labhost", name)][1], detail, seconds))
 
         # kernel: the installer's command line names the CD by its label, and the stand-in found it there
         assert any("repository inst.repo=hd:LABEL=%s answers (on /dev/sr" % VOLUME_ID in line or

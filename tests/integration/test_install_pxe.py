@@ -39,14 +39,18 @@ def test_pxe_install_rerun_and_a_killed_run(prefix, workdir, fixtures):
         inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host})
         work = os.path.join(root, "host", "work")
 
+        began = time.monotonic()
         first = net.ansible_playbook("unattended.virt.provision", inventory)
+        seconds = time.monotonic() - began
         rows = uvtest.fleet_summary(first.stdout)
         with open(os.path.join(work, first_guest + "-install.log"), errors="replace") as handle:
             install = [line.rstrip() for line in handle if line.startswith("STANDIN")]
         assert first.returncode == 0, (rows, install, first.stdout[-5000:])
         result, detail = rows[("labhost", first_guest)]
         assert result == "installed" and re.match(r"at 192\.168\.150\.\d+ \(lease\), port 22 answered after", detail), rows
-        print("FIGURE method pxe: %s; the installer said:\n  %s" % (detail, "\n  ".join(install)))
+        print("FIGURE method pxe: install %s (start to token), then %s; provision run %.0fs; the installer said:\n  %s"
+              % (uvtest.fleet_summary(first.stdout, install_time=True)[("labhost", first_guest)][1], detail, seconds,
+                 "\n  ".join(install)))
         assert any("inst.ks=file:/ks.cfg" in line for line in install if "cmdline" in line), install
         assert os.listdir(tftp) == ["uv-boot.ipxe"], os.listdir(tftp)   # the guest's files are gone
         mode = os.stat(os.path.join(tftp, "uv-boot.ipxe"))

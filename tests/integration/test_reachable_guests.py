@@ -120,5 +120,7 @@ def test_installed_guests_come_up_on_the_lab_network_and_the_next_play_reaches_t
         assert rows[("labhost", nowhere)] == ("installed", ""), rows   # installed, nothing to say where
         system = log_lines(os.path.join(work, up + "-console.log"), "STANDIN-SYSTEM: up")
         assert system and "address=%s/" % lease[0]["ipaddr"] in system[0] and "hostname=%s" % up in system[0], system
-        print("FIGURE from the final define to port 22 answering: %s (first run: %s)" % (
-            re.search(r"answered after (\S+)", rows[("labhost", up)][1]).group(1), rows[("labhost", up)][1]))
+        print("FIGURE method kernel (tree): install %s (start to token), then from the final define to port 22 "
+              "answering: %s (first run: %s)" % (
+                  uvtest.fleet_summary(first.stdout, install_time=True)[("labhost", up)][1],
+                  re.search(r"answered after (\S+)", rows[("labhost", up)][1]).group(1), rows[("labhost", up)][1]))
