@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The per-host cache of verified installer files.  ``Cache.ensure`` streams a file from a
 source (``_sources``) into a temp file beside its cache entry, hashes it on the way, verifies
-it, then moves it into place under a per-entry lock."""
+it, then moves it into place under a per-entry lock.  ``Cache.ensure_all`` runs several
+``ensure`` at once (the kernel and initrd of a remote tree)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -23,8 +24,16 @@ import threading
 from ansible_collections.unattended.virt.plugins.module_utils._errors import FetchFailure, InvalidInput
 from ansible_collections.unattended.virt.plugins.module_utils._sources import CHUNK, error_reason, is_url, split_credentials
 
-PIPELINE = 4
+PIPELINE = 4  # buffers of CHUNK bytes in flight between reading, writing and hashing
 WRITE = 256 << 10  # largest write(): 1 MiB writes into a new file cost 1.5-3x the CPU of 256 KiB ones here (bench/fetch.py)
+# Held while folders are created or removed and while files are moved into place, by every
+# thread of the process: a failed fetch must not remove a folder between another thread's
+# mkdir and its mkstemp, and Ansible's atomic_move reads the umask by setting it to 0 and back.
+_FS_LOCK = threading.Lock()
+
+
+class Cancelled(FetchFailure):
+    """A download stopped because another one of the same ``ensure_all`` failed."""
 
 
 def file_digest(path, algos=("sha256",)):
@@ -91,10 +100,14 @@ class Cache(object):
             with os.fdopen(fd, "w") as handle:
                 json.dump(data, handle, sort_keys=True)
             os.chmod(tmp, 0o644)
-            self.mover(tmp, path)
+            self._move(tmp, path)
         except Exception:
             _unlink(tmp)
             raise
+
+    def _move(self, src, dest):
+        with _FS_LOCK:
+            self.mover(src, dest)
 
     def lock(self, path):
         folder = os.path.join(self.root, ".locks")
@@ -102,10 +115,42 @@ class Cache(object):
         name = hashlib.sha256(path.encode("utf-8")).hexdigest()[:24] + ".lock"
         return _Lock(os.path.join(folder, name))
 
+    def ensure_all(self, jobs):
+        """``ensure(**job)`` for every job (a dict of its arguments), the results in the same
+        order.  Jobs whose sources are all remote run at once, one thread each: two downloads
+        overlap their requests and use two connections, and cache hits re-hash in parallel.
+        The first failure stops the other downloads (their temp files removed; an entry
+        already complete stays, verified) and is raised; when several fail on their own, the
+        earliest job's error is raised, as if they had run one after the other."""
+        if len(jobs) < 2 or any(job["source"].local for job in jobs):
+            return [self.ensure(**job) for job in jobs]
+        cancel = threading.Event()
+        results, errors = [None] * len(jobs), [None] * len(jobs)
+
+        def run(index):
+            try:
+                results[index] = self.ensure(cancel=cancel, **jobs[index])
+            except BaseException as err:  # SystemExit from a module's mover too: raised below, in this thread
+                errors[index] = err
+                cancel.set()
+
+        helpers = [threading.Thread(target=run, args=(index,)) for index in range(1, len(jobs))]
+        for helper in helpers:
+            helper.daemon = True
+            helper.start()
+        run(0)
+        for helper in helpers:
+            helper.join()
+        failed = [err for err in errors if err is not None]
+        if failed:
+            raise ([err for err in failed if not isinstance(err, Cancelled)] or failed)[0]
+        return results
+
     def ensure(self, source, relpath, dest, expected=None, expected_by="none", check_mode=False,
-               force=False, label="file"):
+               force=False, label="file", cancel=None):
         """Make ``dest`` a verified copy of ``relpath`` of ``source``.  ``expected`` is
-        (algo, hex) or None.  Returns a dict: path, sha256, verified_by, changed,
+        (algo, hex) or None; ``cancel`` a threading.Event that stops the download when set
+        (``Cancelled``).  Returns a dict: path, sha256, verified_by, changed,
         downloaded_bytes, url."""
         url = source.url(relpath)
         result = {"path": dest, "url": url, "changed": False, "downloaded_bytes": 0}
@@ -124,7 +169,7 @@ class Cache(object):
             if hit is not None:
                 result.update(sha256=hit["sha256"], verified_by=expected_by if expected else "none")
                 return result
-            got = self._download(source, relpath, dest, expected, label)
+            got = self._download(source, relpath, dest, expected, label, cancel)
         result.update(sha256=got["sha256"], verified_by=expected_by if expected else "none",
                       downloaded_bytes=got["size"])
         return result
@@ -156,15 +201,16 @@ class Cache(object):
                         return None
         return meta
 
-    def _download(self, source, relpath, dest, expected, label):
+    def _download(self, source, relpath, dest, expected, label, cancel=None):
         folder = os.path.dirname(dest)
-        created = _makedirs(folder)
-        # We hold the entry's lock: a temp file of this entry is what a killed run left behind.
-        stale = re.compile(r"^\.part-[A-Za-z0-9_]{8}-%s$" % re.escape(os.path.basename(dest)))
-        for name in os.listdir(folder):
-            if stale.match(name):
-                _unlink(os.path.join(folder, name))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + os.path.basename(dest))
+        with _FS_LOCK:
+            created = _makedirs(folder)
+            # We hold the entry's lock: a temp file of this entry is what a killed run left behind.
+            stale = re.compile(r"^\.part-[A-Za-z0-9_]{8}-%s$" % re.escape(os.path.basename(dest)))
+            for name in os.listdir(folder):
+                if stale.match(name):
+                    _unlink(os.path.join(folder, name))
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix="-" + os.path.basename(dest))
         stream = None
         try:
             try:
@@ -179,7 +225,7 @@ class Cache(object):
                     hashes[expected[0]] = hashlib.new(expected[0])
                 except ValueError:
                     raise FetchFailure("cannot verify %s: unknown checksum type %s" % (label, expected[0]))
-            size = _copy(stream, fd, list(hashes.values()), label)
+            size = _copy(stream, fd, list(hashes.values()), label, cancel)
             if getattr(stream, "check", None):
                 try:
                     stream.check()
@@ -201,77 +247,91 @@ class Cache(object):
                                        hint="The tree or the cache is damaged, or the checksum given is wrong")
             os.chmod(tmp, 0o644)
             _unlink(dest + ".meta.json")
-            self.mover(tmp, dest)
+            self._move(tmp, dest)
             tmp = None
             self.write_json(dest + ".meta.json", {
                 "sha256": got, "size": size, "url": stream.url, "validators": stream.validators,
                 "expected": "%s:%s" % expected if expected else None})
             return {"sha256": got, "size": size}
-        except Exception:
+        except BaseException:
             if fd is not None:
                 os.close(fd)
-            if tmp is not None:
-                _unlink(tmp)
-            for path in created:
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    pass
+            with _FS_LOCK:
+                if tmp is not None:
+                    _unlink(tmp)
+                for path in created:
+                    try:
+                        os.rmdir(path)
+                    except OSError:
+                        pass
             raise
         finally:
             if stream is not None:
                 stream.close()
 
 
-def _copy(stream, fd, hashes, label):
-    """Stream to ``fd`` while hashing, in two threads: this one reads the network (or
-    disk) into a few rotating buffers, a helper writes and hashes them (both release the
-    GIL), so that reading, writing and hashing overlap.  Memory: PIPELINE * CHUNK."""
-    free = queue.Queue()
-    work = queue.Queue()
+def _copy(stream, fd, hashes, label, cancel=None):
+    """Stream to ``fd`` while hashing, as a pipeline of three threads over PIPELINE rotating
+    buffers: this one reads the network (or disk), a helper writes, another hashes.  Each
+    stage releases the GIL while it works, so the three overlap; the slowest one sets the
+    pace.  (With writing and hashing in one helper, that helper was busy for the whole
+    transfer and the reader waited on it: docs/performance.md.)  Memory: PIPELINE * CHUNK."""
+    free, to_write, to_hash = queue.Queue(), queue.Queue(), queue.Queue()
     for dummy in range(PIPELINE):
-        free.put(bytearray(CHUNK))
+        free.put((bytearray(CHUNK), 0))
     failure = []
 
-    def sink():
-        while True:
-            item = work.get()
-            if item is None:
-                return
-            buf, count = item
-            if not failure:
-                try:
-                    part = memoryview(buf)[:count]
-                    _write_all(fd, part)
-                    for h in hashes:
-                        h.update(part)
-                except Exception as err:  # reported by the reading thread
-                    failure.append(err)
-            free.put(buf)
+    def write(part):
+        _write_all(fd, part)
 
-    helper = threading.Thread(target=sink)
-    helper.daemon = True
-    helper.start()
+    def digest(part):
+        for h in hashes:
+            h.update(part)
+
+    helpers = [threading.Thread(target=_stage, args=(to_write, write, to_hash, failure)),
+               threading.Thread(target=_stage, args=(to_hash, digest, free, failure))]
+    for helper in helpers:
+        helper.daemon = True
+        helper.start()
     size = 0
     try:
         while not failure:
-            buf = free.get()
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("download of %s from %s stopped: another download failed" % (label, stream.url))
+            buf = free.get()[0]
             try:
                 count = stream.read_into(buf)
             except Exception as err:
                 raise FetchFailure("download of %s from %s failed after %d bytes: %s"
                                    % (label, stream.url, size, error_reason(err)))
             if not count:
-                free.put(buf)
                 break
             size += count
-            work.put((buf, count))
+            to_write.put((buf, count))
     finally:
-        work.put(None)
-        helper.join()
+        to_write.put(None)
+        for helper in helpers:
+            helper.join()
     if failure:
         raise FetchFailure("cannot write %s to the cache: %s" % (label, error_reason(failure[0])))
     return size
+
+
+def _stage(inbox, work, outbox, failure):
+    """One pipeline stage: ``work`` on each (buffer, count) of ``inbox``, then pass it on.
+    After a failure (kept in ``failure`` for the reading thread) buffers still flow, so that
+    no stage waits forever.  None ends the stage and is passed on too."""
+    while True:
+        item = inbox.get()
+        if item is None:
+            outbox.put(None)
+            return
+        if not failure:
+            try:
+                work(memoryview(item[0])[:item[1]])
+            except Exception as err:  # reported by the reading thread
+                failure.append(err)
+        outbox.put(item)
 
 
 def _write_all(fd, data):

@@ -120,6 +120,7 @@ def resolve(p, check=False, mover=None, warn=None):
                  "on a kernel command line, where the guest's definition would show it. The server must let the guest "
                  "read the packages without one" % location)
 
+        jobs = []
         for what in ("kernel", "initrd"):
             override = overrides[what]
             expected, expected_by = None, "none"
@@ -136,8 +137,11 @@ def resolve(p, check=False, mover=None, warn=None):
                     expected, expected_by = found["checksums"][relpath], found["verified_by"]
             if user_sha[what]:
                 expected, expected_by = user_sha[what], "user"
-            got = cache.ensure(file_source, relpath, cache.entry_path(location, file_id), expected=expected,
-                               expected_by=expected_by, check_mode=check, force=p["force"], label=what)
+            jobs.append(dict(source=file_source, relpath=relpath, dest=cache.entry_path(location, file_id),
+                             expected=expected, expected_by=expected_by, check_mode=check, force=p["force"],
+                             label=what))
+        # A remote tree's kernel and initrd download at once (see Cache.ensure_all).
+        for what, got in zip(("kernel", "initrd"), cache.ensure_all(jobs)):
             _account(result, got)
             result[what] = got["path"]
             result["checksums"][what] = dict(sha256=got["sha256"], verified_by=got["verified_by"])

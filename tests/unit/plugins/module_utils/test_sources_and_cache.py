@@ -1,6 +1,7 @@
 """Sources and the verified cache, against real servers on 127.0.0.1 serving a small tree
 in a temp folder: HTTP (with faults), FTP, local folders and ISO images."""
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import Fet
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)  # several chunks, not a multiple of the chunk size
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
+INITRD = os.urandom(2 * 1024 * 1024 + 5)
+INITRD_SHA = hashlib.sha256(INITRD).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +24,7 @@ def tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("tree")
     (root / "images").mkdir()
     (root / "images" / "vmlinuz").write_bytes(PAYLOAD)
+    (root / "images" / "initrd.img").write_bytes(INITRD)
     (root / "meta.txt").write_bytes(b"small metadata\n")
     return str(root)
 
@@ -184,6 +188,89 @@ def test_concurrent_ensures_fetch_once(http, cache):
     assert not errors
     assert sum(r["downloaded_bytes"] for r in results) == len(PAYLOAD)
     assert http.bytes_sent == len(PAYLOAD) and src.exists("images/vmlinuz")
+
+
+def pair_jobs(http, cache, kernel_sha=SHA):
+    """ensure_all's jobs for the tree's kernel and initrd, both from one HTTP source."""
+    src = _sources.HttpSource(http.url, timeout=10)
+    return [dict(source=src, relpath=rel, dest=cache.entry_path(http.url, rel), expected=("sha256", sha),
+                 expected_by="treeinfo", label=label)
+            for rel, sha, label in (("images/vmlinuz", kernel_sha, "kernel"), ("images/initrd.img", INITRD_SHA, "initrd"))]
+
+
+def test_kernel_and_initrd_are_both_fetched_and_verified_in_order(http, cache):
+    kernel, initrd = cache.ensure_all(pair_jobs(http, cache))
+    assert (kernel["sha256"], initrd["sha256"]) == (SHA, INITRD_SHA)
+    assert kernel["downloaded_bytes"] == len(PAYLOAD) and initrd["downloaded_bytes"] == len(INITRD)
+    for got, data in ((kernel, PAYLOAD), (initrd, INITRD)):
+        with open(got["path"], "rb") as handle:
+            assert handle.read() == data
+    assert sorted(name for name in files_in(cache.root) if name.endswith(".meta.json")) == sorted(
+        os.path.relpath(got["path"], cache.root) + ".meta.json" for got in (kernel, initrd))
+    http.clear()
+    assert [got["changed"] for got in cache.ensure_all(pair_jobs(http, cache))] == [False, False]
+
+
+def test_a_failed_kernel_leaves_no_partial_file_while_the_initrd_arrives_at_once(http, cache):
+    # The kernel stalls half-way for 2 s, then is cut short.  The initrd arrives during the
+    # stall: one after the other, it would never have been asked for.
+    http.set_fault("/images/vmlinuz", "stall", 2)
+    with pytest.raises(FetchFailure, match="cut short") as err:
+        cache.ensure_all(pair_jobs(http, cache))
+    assert "kernel" in err.value.msg and "initrd" not in err.value.msg
+    assert ("GET", "/images/initrd.img") in http.requests
+    initrd = cache.entry_path(http.url, "images/initrd.img")
+    # nothing half-written: no temp file, no kernel entry; the initrd entry is whole and verified
+    assert files_in(cache.root) == sorted([os.path.relpath(initrd, cache.root), os.path.relpath(initrd, cache.root) + ".meta.json"])
+    assert _cache.file_digest(initrd)["sha256"] == INITRD_SHA
+
+
+def test_a_checksum_mismatch_in_one_of_two_keeps_neither_bad_file(http, cache):
+    with pytest.raises(FetchFailure, match="checksum mismatch for kernel"):
+        cache.ensure_all(pair_jobs(http, cache, kernel_sha="0" * 64))
+    initrd = os.path.relpath(cache.entry_path(http.url, "images/initrd.img"), cache.root)
+    assert files_in(cache.root) in ([], [initrd, initrd + ".meta.json"])  # the initrd cancelled, or whole
+
+
+def test_when_both_fail_the_first_jobs_error_is_raised(http, cache):
+    http.set_fault("/images/vmlinuz", "status", 404)
+    http.set_fault("/images/initrd.img", "status", 500)
+    with pytest.raises(FetchFailure, match="kernel: cannot download .*HTTP 404"):
+        cache.ensure_all(pair_jobs(http, cache))
+    assert files_in(cache.root) == []
+
+
+def test_a_cancelled_download_stops_and_leaves_nothing(http, cache):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(_cache.Cancelled, match="stopped: another download failed"):
+        cache.ensure(_sources.HttpSource(http.url), "images/vmlinuz", cache.entry_path(http.url, "images/vmlinuz"),
+                     cancel=cancel)
+    assert files_in(cache.root) == []
+
+
+def test_a_failed_write_ends_the_copy_with_a_clear_error(tmp_path):
+    path = str(tmp_path / "target")
+    open(path, "wb").close()
+    fd = os.open(path, os.O_RDONLY)  # every write fails
+    try:
+        with pytest.raises(FetchFailure, match="cannot write kernel to the cache: .*Bad file descriptor"):
+            _cache._copy(_sources._Stream(io.BytesIO(PAYLOAD), url="x"), fd, [hashlib.sha256()], "kernel")
+    finally:
+        os.close(fd)
+
+
+def test_the_copy_writes_and_hashes_every_byte(tmp_path):
+    path = str(tmp_path / "target")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    digests = [hashlib.sha256(), hashlib.md5()]
+    try:
+        size = _cache._copy(_sources._Stream(io.BytesIO(PAYLOAD), url="x"), fd, digests, "kernel")
+    finally:
+        os.close(fd)
+    with open(path, "rb") as handle:
+        assert handle.read() == PAYLOAD
+    assert size == len(PAYLOAD) and digests[0].hexdigest() == SHA and digests[1].hexdigest() == hashlib.md5(PAYLOAD).hexdigest()
 
 
 def test_entries_of_two_trees_never_collide(cache):
