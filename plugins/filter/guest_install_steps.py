@@ -273,7 +273,8 @@ def guest_install_started(started, batch):
             waiting.append({
                 "name": item["name"], "token": item["token"], "started": item["started"],
                 "reason": item.get("reason"), "timeout": guest["timeout"], "confirm_token": guest["confirm_token"],
-                "install_log": guest["install_log"], "initrd": guest["initrd"], "oemdrv": guest.get("oemdrv"),
+                "install_log": guest["install_log"], "initrd": guest["initrd"],
+                "oemdrv": guest.get("oemdrv") if guest.get("method") == "cdrom" else None,
                 "method": guest.get("method") or "kernel", "mac": guest.get("mac"), "pxe": batch_pxe(guest),
                 "console_log": guest["console_log"], "state": guest["state"],
                 "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
