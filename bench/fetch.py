@@ -10,7 +10,12 @@ alternating their order round by round:
   cached file re-hashed: a corrupted entry is fetched again);
 - module start-up: install_media into an empty cache on a tree with a 4 MiB kernel, the
   fixed cost of a module run (new Python process, Ansible imports, detection, result);
-- curl -o file, and curl -o file && sha256sum file (what a careful script does).
+- curl -o file, and curl -o file && sha256sum file (what a careful script does);
+- python loop: a new Python process (no Ansible) running the plainest loop, urllib's readinto
+  into one reused 256 KiB buffer, sha256, write: the floor of Python itself (--loop);
+- with --compare PATH, module cold again from the collections folder PATH (for example an
+  older commit's plugins/ under PATH/ansible_collections/unattended/virt): before and after
+  in one run.
 
 Every module run is a new Python process, as Ansible runs it.  Before every timed run the
 bench syncs and pauses (--settle, 3 s), so that every run starts from the same state.
@@ -38,7 +43,8 @@ import uuid
 import common  # noqa: E402  (bench/common.py: alternate, median, loadavg, save; puts tests/ on sys.path)
 import uvtest  # noqa: E402  (the same loopback server the tests use)
 
-SIDES = ("module cold", "module cached", "module start-up", "curl", "curl+sha256sum")
+SIDES = ("module cold", "module cached", "module start-up", "curl", "curl+sha256sum", "python loop")
+LOOP_CHUNK = 256 << 10
 
 
 def make_tree(root, name, size):
@@ -64,15 +70,18 @@ def make_tree(root, name, size):
     return tree
 
 
-def run_module(args, workdir):
+def run_module(args, workdir, collections=None):
     """The module in a subprocess, as Ansible runs it; returns (seconds, result, peak RSS KiB)."""
     args_file = os.path.join(workdir, "args-%s.json" % uuid.uuid4().hex)
     payload = dict(args, _ansible_check_mode=False, _ansible_tmpdir=workdir, _ansible_remote_tmp=workdir)
     with open(args_file, "w") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
     start = time.monotonic()
+    env = uvtest.module_env()
+    if collections:
+        env["PYTHONPATH"] = env["ANSIBLE_COLLECTIONS_PATH"] = collections
     proc = subprocess.Popen([sys.executable, "-m", "ansible_collections.unattended.virt.plugins.modules.install_media",
-                             args_file], env=uvtest.module_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             args_file], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
     proc.stderr.read()
     _pid, _status, usage = os.wait4(proc.pid, 0)
@@ -95,19 +104,47 @@ def run_curl(url, dest, verify=False):
     return elapsed
 
 
+def loop(url, dest):
+    """The plainest verified download in Python: one reused buffer, readinto, sha256, write."""
+    import urllib.request
+    digest = hashlib.sha256()
+    buf = bytearray(LOOP_CHUNK)
+    view = memoryview(buf)
+    with urllib.request.urlopen(url) as resp, open(dest, "wb", buffering=0) as out:
+        while True:
+            count = resp.readinto(buf)
+            if not count:
+                break
+            digest.update(view[:count])
+            out.write(view[:count])
+    print(digest.hexdigest())
+
+
+def run_loop(url, dest):
+    start = time.monotonic()
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--loop", url, dest], check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.monotonic() - start
+    os.unlink(dest)
+    return elapsed
+
+
 def main():
+    if sys.argv[1:2] == ["--loop"]:
+        return loop(sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--mib", type=int, default=256, help="size of the large file (MiB, >= 200 for the issue)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--settle", type=float, default=3.0, help="sync, then pause this long before every timed run (s)")
+    parser.add_argument("--compare", metavar="PATH", help="a collections folder: module cold from it too, as a side of its own")
     opts = parser.parse_args()
+    sides = SIDES + (("module cold, --compare",) if opts.compare else ())
     if not shutil.which("curl"):
         raise SystemExit("curl is needed")
     size = opts.mib << 20
     root = tempfile.mkdtemp(prefix="uv-bench-fetch-", dir=os.environ.get("TMPDIR", "/var/tmp"))
     server = None
-    times = dict((side, []) for side in SIDES)
-    rss = {"cold": [], "cached": [], "small": []}
+    times = dict((side, []) for side in sides)
+    rss = {"cold": [], "cached": [], "small": [], "compare": []}
     try:
         make_tree(root, "big", size)
         make_tree(root, "small", 4 << 20)
@@ -116,15 +153,16 @@ def main():
         run_module(big, root)  # fills the cache of the "module cached" side
         load_start = common.loadavg()
         url = server.url + "big/images/pxeboot/vmlinuz"
-        for rnd, side in common.alternate(opts.rounds, SIDES):
+        for rnd, side in common.alternate(opts.rounds, sides):
             os.sync()
             time.sleep(opts.settle)
-            if side == "module cold":
+            if side.startswith("module cold"):
                 cache = os.path.join(root, "cache-%d" % rnd)
-                secs, result, peak = run_module(dict(big, cache_dir=cache), root)
+                compare = side != "module cold"
+                secs, result, peak = run_module(dict(big, cache_dir=cache), root, opts.compare if compare else None)
                 assert result["downloaded_bytes"] >= size and result["checksums"]["kernel"]["verified_by"] == "treeinfo"
                 shutil.rmtree(cache)
-                rss["cold"].append(peak)
+                rss["compare" if compare else "cold"].append(peak)
             elif side == "module cached":
                 server.clear()
                 secs, result, peak = run_module(big, root)
@@ -135,6 +173,8 @@ def main():
                 secs, result, peak = run_module({"location": server.url + "small/", "cache_dir": cache}, root)
                 shutil.rmtree(cache)
                 rss["small"].append(peak)
+            elif side == "python loop":
+                secs = run_loop(url, os.path.join(root, "loop.out"))
             else:
                 secs = run_curl(url, os.path.join(root, "curl.out"), verify=side == "curl+sha256sum")
             times[side].append(secs)
@@ -149,11 +189,11 @@ def main():
     print("file: %d MiB over http://127.0.0.1 (python ThreadingHTTPServer), %d alternating rounds, %d CPUs, "
           "sync + %.1f s pause before each run" % (opts.mib, opts.rounds, os.cpu_count(), opts.settle))
     print("load average: %s at the start, %s at the end" % (load_start, load_end))
-    print("%-16s %8s %9s %10s %10s   %s" % ("median", "seconds", "MiB/s", "x curl", "x curl+sha", "all rounds"))
-    for side in SIDES:
+    print("%-22s %8s %9s %10s %10s   %s" % ("median", "seconds", "MiB/s", "x curl", "x curl+sha", "all rounds"))
+    for side in sides:
         rate = "" if side == "module start-up" else "%.0f" % (mib / med[side])
         rounds = " ".join("%.3f" % t for t in times[side])
-        print("%-16s %8.3f %9s %10.2f %10.2f   %s" % (
+        print("%-22s %8.3f %9s %10.2f %10.2f   %s" % (
             side, med[side], rate, med["curl"] / med[side], med["curl+sha256sum"] / med[side], rounds))
     print("(x curl = curl's median time / this median time: throughput relative to curl, the goal is >= 0.9)")
     net = med["module cold"] - med["module start-up"]
@@ -162,9 +202,11 @@ def main():
     print("module peak RSS (median): %.1f MiB fetching %d MiB, %.1f MiB fetching 4 MiB, %.1f MiB on the cache hit"
           % (common.median(rss["cold"]) / 1024.0, opts.mib, common.median(rss["small"]) / 1024.0,
              common.median(rss["cached"]) / 1024.0))
+    if opts.compare:
+        print("--compare: %s, peak RSS %.1f MiB" % (opts.compare, common.median(rss["compare"]) / 1024.0))
     common.save("fetch-%d" % opts.mib, {
         "mib": opts.mib, "rounds": opts.rounds, "settle_s": opts.settle, "seconds": times, "median_s": med,
-        "throughput_x_curl": dict((side, med["curl"] / med[side]) for side in SIDES),
+        "throughput_x_curl": dict((side, med["curl"] / med[side]) for side in sides), "compare": opts.compare,
         "peak_rss_kib": rss, "loadavg_start_rounds": load_start, "loadavg_end_rounds": load_end})
 
 
