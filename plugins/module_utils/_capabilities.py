@@ -2,7 +2,8 @@
 # Copyright: unattended.virt contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a libvirt host offers guests (its capabilities), and the platform a guest gets from
-them: arch, machine, emulator and loader for Xen HVM, Xen PV and KVM/QEMU guests."""
+them: arch and machine for Xen HVM and PV guests (libxl finds its own device model and
+hvmloader), arch, machine and emulator for KVM/QEMU guests."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -55,12 +56,14 @@ def resolve_platform(caps, hypervisor, virt_type, arch=None, machine=None, loade
         guest = candidates[0]
         per_domain = guest["domains"].get(hypervisor) or {}
         platform["arch"] = arch or guest["arch"]
-        platform["emulator"] = emulator or per_domain.get("emulator") or guest["emulator"]
         if hypervisor == "xen":
-            if virt_type == "hvm":
-                platform["loader"] = loader or guest["loader"]
+            # Device model and hvmloader: libxl's own unless set.  The paths libvirt's libxl driver
+            # lists are its build defaults, not where packages put them (Debian 12 lists
+            # /usr/lib/xen/bin/qemu-system-i386 and /usr/lib/xen/boot/hvmloader, and has neither),
+            # and libvirt refuses to start a domain whose <emulator> is missing.
             platform["machine"] = machine or ("xenfv" if virt_type == "hvm" else "xenpv")
         else:
+            platform["emulator"] = emulator or per_domain.get("emulator") or guest["emulator"]
             machines = dict(guest["machines"])
             machines.update(per_domain.get("machines") or {})
             platform["machine"] = machines.get(machine, machine) if machine else None
@@ -84,9 +87,6 @@ def resolve_platform(caps, hypervisor, virt_type, arch=None, machine=None, loade
         platform["arch"] = arch or caps.get("host_arch") or "x86_64"
         if hypervisor == "xen" and not machine:
             platform["machine"] = "xenfv" if virt_type == "hvm" else "xenpv"
-    if hypervisor == "xen" and virt_type == "hvm" and not platform.get("loader"):
-        raise InvalidInput("%s lists no hvmloader for Xen HVM guests" % where,
-                           hint="Set loader to the hvmloader path (often /usr/lib/xen/boot/hvmloader)")
     return platform
 
 

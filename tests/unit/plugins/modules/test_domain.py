@@ -262,11 +262,19 @@ KVM_CAPS = """<capabilities>
 def test_xen_platform_from_capabilities():
     caps = _capabilities.parse_capabilities(XEN_CAPS)
     hvm = _capabilities.resolve_platform(caps, "xen", "hvm")
+    # libxl's own device model and hvmloader: the paths in libvirt's Xen capabilities are its build
+    # defaults, which a real Debian 12 dom0 has neither of (libvirt then refuses to start the guest)
     assert hvm == dict(hypervisor="xen", virt_type="hvm", arch="x86_64", machine="xenfv",
-                       loader="/opt/xen/boot/hvmloader", emulator="/opt/xen/bin/qemu-system-i386")
-    assert _capabilities.resolve_platform(caps, "xen", "hvm", loader="/custom/hvmloader")["loader"] == "/custom/hvmloader"
+                       loader=None, emulator=None)
+    chosen = _capabilities.resolve_platform(caps, "xen", "hvm", loader="/custom/hvmloader", emulator="/custom/qemu")
+    assert (chosen["loader"], chosen["emulator"]) == ("/custom/hvmloader", "/custom/qemu")
     pv = _capabilities.resolve_platform(caps, "xen", "pv")
-    assert (pv["machine"], pv["loader"]) == ("xenpv", None)
+    assert (pv["machine"], pv["loader"], pv["emulator"]) == ("xenpv", None, None)
+    no_xen = _capabilities.parse_capabilities(KVM_CAPS)   # defined anyway where there is no Xen: say the loader
+    with pytest.raises(InvalidInput, match="cannot run xen HVM guests") as refused:
+        _capabilities.resolve_platform(no_xen, "xen", "hvm")
+    assert "set loader to define the guest anyway" in refused.value.hint
+    assert _capabilities.resolve_platform(no_xen, "xen", "hvm", loader="/x/hvmloader")["machine"] == "xenfv"
     with pytest.raises(InvalidInput, match="cannot run kvm HVM guests: its capabilities offer xen hvm/x86_64"):
         _capabilities.resolve_platform(caps, "kvm", "hvm", where="xen:///system")
 
