@@ -3,14 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the kickstart role, run on the controller: the role's variables held to the types
 of its argument spec, given password hashes held to the crypt forms an installed system can
-check, validation of kickstart (with pykickstart) and preseed text, and SHA-512 crypt hashes
-with a stable salt."""
+check, validation of kickstart (with pykickstart), preseed text, autoinstall user-data and AutoYaST
+profiles (module_utils/_answer_formats.py), and SHA-512 crypt hashes with a stable salt."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import hashlib
+import ipaddress
 import json
 import re
 import warnings
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.unattended.virt.plugins.module_utils import _mirror
+from ansible_collections.unattended.virt.plugins.module_utils._answer_formats import autoinstall_errors, autoyast_errors
 from ansible_collections.unattended.virt.plugins.module_utils._tree import ANSWER_FILES, answer_args
 
 try:
@@ -34,6 +36,9 @@ try:
 except ImportError:
     _passlib_sha512 = None
 
+# The built-in template of each answer-file format (roles/kickstart/templates).
+TEMPLATES = {"kickstart": "kickstart.cfg.j2", "preseed": "preseed.cfg.j2", "autoinstall": "autoinstall.yaml.j2",
+             "autoyast": "autoyast.xml.j2"}
 SALT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PRESEED_TYPES = ("string", "boolean", "select", "multiselect", "password", "note", "text", "title", "error")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
@@ -259,7 +264,7 @@ def kickstart_checks(variables):
     if network != "dhcp" and not (isinstance(network, Mapping) and network.get("address") and network.get("netmask")):
         problems.append("kickstart_network is 'dhcp' or a dict with address and netmask")
     elif isinstance(network, Mapping):
-        problems.extend(_network_problems(network))
+        problems.extend(_network_problems(network) or _netmask_problems(network))
     if not SUCCESS_TOKEN.match(str(variables.get("kickstart_success_token") or "")):
         problems.append("kickstart_success_token uses letters, digits and ._:@+- only")
     if not HOST_NAME.match(str(variables.get("kickstart_hostname") or "")):
@@ -321,6 +326,19 @@ def _network_problems(network):
             problems.append('kickstart_network.%s is %s, a string is expected: quote it; for example %s: "192.0.2.1"'
                             % (key, _given(value, True), key))
     return problems
+
+
+def _netmask_problems(network):
+    try:
+        ipaddress.IPv4Network("0.0.0.0/%s" % network["netmask"])
+    except ValueError:
+        return ["kickstart_network.netmask is not an IPv4 netmask such as 255.255.255.0"]
+    return []
+
+
+def prefix_length(netmask):
+    """The prefix length of an IPv4 netmask (255.255.255.0 -> 24), for formats that write address/prefix."""
+    return ipaddress.IPv4Network("0.0.0.0/%s" % netmask).prefixlen
 
 
 def kickstart_errors(text, version):
@@ -430,8 +448,8 @@ def kickstart_prepare(variables, options):
     when there are any), the ``template`` (the request's own, or the built-in one of its format)
     and the ``vars`` it is rendered with: the request's (of the declared types), plus
     ``kickstart__root_hash`` and ``kickstart__users`` (plain passwords hashed; the salt comes
-    from the host name and destination, so a rerun gives the same file), and the package
-    sources (``sources``)."""
+    from the host name and destination, so a rerun gives the same file), ``kickstart__prefix``
+    (the prefix length of a static network's netmask) and the package sources (``sources``)."""
     variables, errors = kickstart_types(variables, options)
     errors += kickstart_checks(variables)
     if errors:
@@ -445,9 +463,11 @@ def kickstart_prepare(variables, options):
         users = crypt_users(variables["kickstart_users"], seed, rounds)
     except AnsibleFilterError as err:
         return {"errors": [err.message]}
-    template_vars = dict(variables, kickstart__root_hash=root_hash, kickstart__users=users)
+    network = variables["kickstart_network"]
+    template_vars = dict(variables, kickstart__root_hash=root_hash, kickstart__users=users,
+                         kickstart__prefix=prefix_length(network["netmask"]) if isinstance(network, Mapping) else None)
     template_vars.update(sources(variables))
-    template = variables["kickstart_template"] or variables["kickstart_format"] + ".cfg.j2"
+    template = variables["kickstart_template"] or TEMPLATES[variables["kickstart_format"]]
     return {"errors": [], "template": template, "vars": template_vars}
 
 
@@ -459,10 +479,9 @@ def kickstart_rendered(text, variables):
     initrd_path = ANSWER_FILES[fmt][0]
     # ks= or inst.ks=, as the tree's anaconda generation reads it
     kernel_args = answer_args(variables.get("kickstart_family") or None, variables.get("kickstart_tree_version") or None, fmt)
-    if fmt == "kickstart":
-        problems = kickstart_errors(text, variables["kickstart_version"])
-    else:
-        problems = preseed_errors(text)
+    problems = {"kickstart": lambda: kickstart_errors(text, variables["kickstart_version"]),
+                "preseed": lambda: preseed_errors(text), "autoinstall": lambda: autoinstall_errors(text),
+                "autoyast": lambda: autoyast_errors(text)}[fmt]()
     errors = []
     if problems:
         errors.append("The rendered %s (%s%s) is not valid: %s" % (
@@ -498,6 +517,8 @@ class FilterModule(object):
             "kickstart_checks": kickstart_checks,
             "kickstart_errors": kickstart_errors,
             "preseed_errors": preseed_errors,
+            "autoinstall_errors": autoinstall_errors,
+            "autoyast_errors": autoyast_errors,
             "sha512_crypt": sha512_crypt,
             "crypt_users": crypt_users,
             "kickstart_prepare": kickstart_prepare,

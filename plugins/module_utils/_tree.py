@@ -628,12 +628,19 @@ def hint_of(found):
 # Where each answer-file format goes in the installer's initrd, and the kernel arguments that make
 # the installer read it from there (anaconda of today; d-i, unattended at critical priority, reads
 # /preseed.cfg at its initrd's root by itself: with preseed/file= as well, a real d-i loads the
-# file twice and runs its early_command twice).
+# file twice and runs its early_command twice; linuxrc reads AutoYaST's profile from its initrd by
+# a file:/// URL).  Subiquity's autoinstall is no initrd file: cloud-init reads it as user-data from
+# a volume labelled CIDATA (NoCloud) by itself, and "autoinstall" on the command line is what makes
+# subiquity start without asking for a confirmation.
 # answer_args() gives the ones of an older anaconda.
 ANSWER_FILES = {
     "kickstart": ("/ks.cfg", ["inst.ks=file:/ks.cfg"]),
     "preseed": ("/preseed.cfg", ["auto=true", "priority=critical"]),
+    "autoyast": ("/autoinst.xml", ["autoyast=file:///autoinst.xml"]),
+    "autoinstall": ("/user-data", ["autoinstall"]),
 }
+# The formats whose answer file goes on a volume of its own (attached as a CD-ROM), not into the initrd.
+VOLUME_FORMATS = ("autoinstall",)
 
 # The kernel arguments that each installer generation takes, by lineage and by the first major
 # version of the generation (rows of a lineage go oldest first).  Columns:
@@ -667,7 +674,7 @@ KERNEL_ARGS = {
         dict(since=0, repo="inst.repo", answer="inst.ks", url=_AS_GIVEN, iso="hd:LABEL={label}",
              nfs="nfs:{opts}{host}:/{path}"),
     ),
-    # linuxrc: install=URL (nfs://host/path as it is), the attached DVD as cd:/; AutoYaST is not rendered here.
+    # linuxrc: install=URL (nfs://host/path as it is), the attached DVD as cd:/; AutoYaST's profile: ANSWER_FILES.
     ("suse", None): (
         dict(since=0, repo="install", answer=None, url=_AS_GIVEN, iso="cd:/", nfs="nfs://{host}/{path}"),
     ),

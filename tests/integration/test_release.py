@@ -34,6 +34,7 @@ DISTRIBUTIONS = {
     "pycdlib": "pycdlib",
     "pykickstart": "pykickstart",
     "passlib": "passlib",
+    "jsonschema": "jsonschema",
     "yaml": "PyYAML",
     "jinja2": "Jinja2",
 }
