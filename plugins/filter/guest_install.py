@@ -201,6 +201,7 @@ def normalize(guest, defaults):
         "mac": mac,
         "initrd": "%s/%s-initrd.img" % (work, name),
         "oemdrv": "%s/%s-oemdrv.iso" % (work, name),
+        "cidata": "%s/%s-cidata.iso" % (work, name),
         "install_log": "%s/%s-install.log" % (work, name),
         "console_log": "%s/%s-console.log" % (work, name),
     }

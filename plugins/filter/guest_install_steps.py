@@ -25,8 +25,12 @@ import string
 
 from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_result
 from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
+from ansible_collections.unattended.virt.plugins.module_utils._tree import VOLUME_FORMATS
 
-# The answer-file format of each tree family install_media reports.
+# The answer-file format of each installer install_media reports (tree.installer): what the tree
+# boots decides, not its family (Ubuntu's d-i trees take preseed, its live-server ISOs autoinstall).
+FORMAT_OF_INSTALLER = {"anaconda": "kickstart", "debian": "preseed", "subiquity": "autoinstall", "suse": "autoyast"}
+# The format of each tree family, for a tree whose installer is not reported.
 FORMAT_OF_FAMILY = dict(
     [(family, "kickstart") for family in (
         "fedora", "rhel", "centos", "rocky", "almalinux", "oracle", "red hat enterprise linux",
@@ -44,8 +48,22 @@ KICKSTART_VERSION_OF_FAMILY = dict(
 KERNEL_ARGS_OF_VIRT_TYPE = {"pv": ["console=hvc0"], "hvm": ["console=ttyS0,115200n8", "no_timer_check"]}
 # What each installer needs at least (memory MiB, disk bytes), by answer-file format: d-i runs in
 # 512 MiB with its graphical parts off; anaconda needs 2 GiB, and a minimal system with the
-# partitions autopart makes needs about 4 GiB of disk.
-FLOORS = {"preseed": ("d-i", 512, 2 << 30), "kickstart": ("anaconda", 2048, 4 << 30)}
+# partitions autopart makes needs about 4 GiB of disk; subiquity runs a live system (Ubuntu Server
+# asks 1.5 GiB, 2 GiB with room for the install) and a server install fills about 5 GiB; YaST
+# asks 1 GiB and a minimal SUSE system about 4 GiB.
+FLOORS = {"preseed": ("d-i", 512, 2 << 30), "kickstart": ("anaconda", 2048, 4 << 30),
+          "autoinstall": ("subiquity", 2048, 5 << 30), "autoyast": ("YaST", 1024, 4 << 30)}
+# Why an installer booted from its own CD-ROM's menu (method cdrom) would not install unattended, by
+# answer-file format; anaconda reads ks.cfg from an OEMDRV volume by itself.
+CDROM_PROBLEMS = {
+    "preseed": "(d-i) does not look for its preseed on a labelled volume by itself, so booted from its CD it would "
+               "ask every question: use method kernel, which puts the answer file in its initrd",
+    "autoinstall": "(subiquity) booted from its CD's menu has no autoinstall on its command line, so it would stop "
+                   "and ask before it writes the disk: use method kernel, which boots it with autoinstall and its "
+                   "CIDATA volume",
+    "autoyast": "(linuxrc) booted from its CD's menu is not told of its profile (autoyast=), so it would install "
+                "interactively: use method kernel, which puts autoinst.xml in its initrd",
+}
 _TOKEN_CHARS = string.ascii_lowercase + string.digits
 _RANDOM = random.SystemRandom()
 
@@ -57,6 +75,14 @@ def _failed(name, reason):
 def success_token():
     """A new success token: 24 random lower-case letters and digits."""
     return "".join(_RANDOM.choice(_TOKEN_CHARS) for dummy in range(24))
+
+
+def detected_format(media):
+    """The answer-file format the installer of ``media``'s tree reads, or None when neither its
+    installer nor its family is known."""
+    tree = media.get("tree") or {}
+    return FORMAT_OF_INSTALLER.get(str(tree.get("installer") or "")) or \
+        FORMAT_OF_FAMILY.get(str(tree.get("family") or "").lower())
 
 
 def answer_request(guest, media, token):
@@ -71,7 +97,7 @@ def answer_request(guest, media, token):
     if not version and family in KICKSTART_VERSION_OF_FAMILY and tree_major:
         version = KICKSTART_VERSION_OF_FAMILY[family] + tree_major
     request = {
-        "kickstart_format": settings.get("format") or guest.get("os_family") or FORMAT_OF_FAMILY.get(family, "kickstart"),
+        "kickstart_format": settings.get("format") or guest.get("os_family") or detected_format(media) or "kickstart",
         "kickstart_hostname": re.sub(r"[^A-Za-z0-9.-]", "-", guest["name"]),
         # where the packages come from (the plan took any login off the location)
         "kickstart_location": media.get("location") or guest.get("location") or "",
@@ -92,7 +118,7 @@ def format_contradiction(guest, media):
     its tree, or None. A tree whose family is detected takes that family's format: an installer
     never reads the other one, so the guest would wait out its timeout."""
     tree = media.get("tree") or {}
-    detected = FORMAT_OF_FAMILY.get(str(tree.get("family") or "").lower())
+    detected = detected_format(media)
     for key, asked in (("os_family", guest.get("os_family")), ("kickstart.format", (guest.get("kickstart") or {}).get("format"))):
         if detected and asked and asked != detected:
             return ("%s is %s, but the tree is %s %s, whose installer reads %s: leave %s out (it applies only to "
@@ -104,15 +130,17 @@ def format_contradiction(guest, media):
 def method_problem(guest, media, answer_format):
     """Why ``guest``'s install method cannot serve its tree and answer file, or None."""
     method = guest.get("method") or "kernel"
+    if method == "pxe" and answer_format in VOLUME_FORMATS:
+        return ("method pxe: subiquity reads its autoinstall from a CIDATA volume and installs from the live ISO, "
+                "which a network boot attaches neither of: use method kernel with the ISO as location")
     if method != "cdrom":
         return None
     if not media.get("iso"):
         return ("method cdrom boots the installer's own ISO, and %s is a tree: give an ISO location, or use "
                 "method kernel" % guest["location"])
-    if answer_format != "kickstart":
-        return ("method cdrom: %s's installer (d-i) does not look for its %s on a labelled volume by itself, so "
-                "booted from its CD it would ask every question: use method kernel, which puts the answer file in "
-                "its initrd" % ((media.get("tree") or {}).get("family") or "this tree", answer_format))
+    if answer_format in CDROM_PROBLEMS:
+        return "method cdrom: %s's installer %s" % ((media.get("tree") or {}).get("family") or "this tree",
+                                                    CDROM_PROBLEMS[answer_format])
     return None
 
 
@@ -120,7 +148,7 @@ def floor_problem(guest, media, answer_format):
     """Why ``guest`` has too little memory or disk for its tree's installer, or None. Trees
     whose family is not detected (an installer of the user's own) are not checked."""
     family = (media.get("tree") or {}).get("family")
-    if not guest.get("enforce_floors", True) or str(family or "").lower() not in FORMAT_OF_FAMILY:
+    if not guest.get("enforce_floors", True) or detected_format(media) is None:
         return None
     installer, memory, disk = FLOORS[answer_format]
     problems = []
@@ -184,11 +212,14 @@ def guest_install_starts(answering, answers):
             failed.append(_failed(guest["name"], "answer file: " + "; ".join(answer["errors"])))
             continue
         method = guest.get("method") or "kernel"
+        # the answer file on a volume of its own: anaconda's OEMDRV when booted from its CD, subiquity's CIDATA
+        cidata = guest["cidata"] if answer.get("format") in VOLUME_FORMATS else None
+        oemdrv = guest["oemdrv"] if method == "cdrom" and not cidata else None
         # the installer ISO is a CD-ROM of the install phase whatever boots it: its packages are there
-        cdroms = ([media["iso"]] if media.get("iso") else []) + ([guest["oemdrv"]] if method == "cdrom" else [])
+        cdroms = [path for path in (media.get("iso"), oemdrv, cidata) if path]
         start.append({
             "name": guest["name"], "token": item["token"], "timeout": guest["timeout"], "method": method,
-            "cdroms": cdroms, "oemdrv": guest["oemdrv"] if method == "cdrom" else None,
+            "cdroms": cdroms, "oemdrv": oemdrv, "cidata": cidata,
             "mac": guest.get("mac"), "pxe": batch_pxe(guest),
             "install_log": guest["install_log"], "initrd": guest["initrd"],
             "base_initrd": media["initrd"], "kernel": media["kernel"],
@@ -275,6 +306,7 @@ def guest_install_started(started, batch):
                 "reason": item.get("reason"), "timeout": guest["timeout"], "confirm_token": guest["confirm_token"],
                 "install_log": guest["install_log"], "initrd": guest["initrd"],
                 "oemdrv": guest.get("oemdrv") if guest.get("method") == "cdrom" else None,
+                "cidata": guest.get("cidata"),  # removed whatever the format: a stopped run may have left one
                 "method": guest.get("method") or "kernel", "mac": guest.get("mac"), "pxe": batch_pxe(guest),
                 "console_log": guest["console_log"], "state": guest["state"],
                 "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
@@ -288,7 +320,7 @@ def guest_install_started(started, batch):
 def guest_install_finishes(waiting, outcomes):
     """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
     return [{"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
-             "oemdrv": item.get("oemdrv"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
+             "oemdrv": item.get("oemdrv"), "cidata": item.get("cidata"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
              "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": batch_pxe(item),
              "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
             for item in waiting]

@@ -104,10 +104,11 @@ def per_guest_files(path):
 
 def guest_files(guest, token=None):
     """Every per-guest file of ``guest`` that holds its answer file, with their half-written
-    copies: its initrd (method kernel), its OEMDRV volume (method cdrom), its files in the TFTP
-    root (method pxe, named from the install's ``token``, this run's when not given)."""
+    copies: its initrd (method kernel), its OEMDRV volume (method cdrom), its CIDATA volume (an
+    autoinstall), its files in the TFTP root (method pxe, named from the install's ``token``,
+    this run's when not given)."""
     paths = []
-    for key in ("initrd", "oemdrv"):
+    for key in ("initrd", "oemdrv", "cidata"):
         if guest.get(key):
             paths += per_guest_files(guest[key])
     if _pxe_here(guest):
@@ -150,7 +151,9 @@ def _install_boot(guest):
         return {"devices": ["cdrom"], "firmware_console": True}
     if method == "pxe":
         return {"devices": ["network"], "firmware_console": True}
-    return {"kernel": guest["kernel"], "initrd": guest["initrd"], "cmdline": guest["cmdline"]}
+    # an answer file on a CIDATA volume leaves the installer's initrd as it is: no per-guest copy
+    initrd = guest["base_initrd"] if guest.get("cidata") else guest["initrd"]
+    return {"kernel": guest["kernel"], "initrd": initrd, "cmdline": guest["cmdline"]}
 
 
 def _answer_place(guest):
@@ -166,8 +169,11 @@ def _answer_place(guest):
 
 def _write_answer(guest, archive, gid):
     """The answer file where the guest's installer finds it: in its per-guest initrd (moved into
-    the TFTP root for method pxe), or on an OEMDRV volume for an installer booted from its own
-    CD-ROM."""
+    the TFTP root for method pxe), on an OEMDRV volume for an installer booted from its own
+    CD-ROM, or as the user-data of a NoCloud volume (CIDATA) for subiquity."""
+    if guest.get("cidata"):
+        _oemdrv.write(guest["cidata"], _oemdrv.nocloud_files(guest["answer"]["content"], guest["name"]), _oemdrv.CIDATA)
+        return
     if (guest.get("method") or "kernel") == "cdrom":
         _oemdrv.write(guest["oemdrv"], {os.path.basename(guest["answer"]["path"]): guest["answer"]["content"]})
         return

@@ -17,14 +17,14 @@ description:
     M(unattended.virt.initrd_inject), M(unattended.virt.volume) and M(unattended.virt.domain) do for
     one guest, with the same code.
   - O(step=start), for each guest, in this order. The answer file goes into a per-guest copy of the
-    installer initrd (mode C(0600)). The guest is defined for its install phase (direct kernel boot,
+    installer initrd (mode C(0600)), or onto the guest's O(guests[].oemdrv) or O(guests[].cidata) volume. The guest is defined for its install phase (direct kernel boot,
     C(on_reboot=destroy), console logged to O(guests[].install_log), metadata C(phase=installing) with a
     fresh token). Then its disk is created, and the installer is started. Defining before creating the
     disk is what lets a later run know that the disk is ours.
   - O(step=wait) watches the guests for up to O(wait_seconds). A guest that shut off counts as installed
     when its console log holds C(UNATTENDED-VIRT-INSTALLED <token>), as the built-in answer files print
     at their end. It returns as soon as every guest has an outcome.
-  - O(step=finish) removes each guest's per-guest initrd (it holds secrets) whatever the outcome. Then it
+  - O(step=finish) removes each guest's per-guest initrd and answer-file volume (they hold secrets) whatever the outcome. Then it
     defines every installed guest to boot from its disk (C(phase=installed)), started or shut off as
     O(guests[].state) says.
   - O(step=locate) says where each running guest is on the network, its MAC addresses and its IP
@@ -114,7 +114,8 @@ options:
       initrd:
         description:
           - Path of the per-guest initrd (O(step=start) writes it, O(step=finish) removes it).
-          - Needed with O(guests[].method=kernel) and O(guests[].method=pxe) (which moves it into the TFTP root).
+          - Needed with O(guests[].method=kernel) and O(guests[].method=pxe) (which moves it into the TFTP root), except
+            with O(guests[].cidata).
         type: path
       method:
         description:
@@ -160,7 +161,7 @@ options:
       cdroms:
         description:
           - With O(step=start), images attached read-only as CD-ROMs during the install phase, in order (the
-            installer ISO, then the OEMDRV volume). O(step=finish) defines the installed guest without them.
+            installer ISO, then the OEMDRV or CIDATA volume). O(step=finish) defines the installed guest without them.
         type: list
         elements: path
         default: []
@@ -170,6 +171,15 @@ options:
             C(0600)) holding the answer file at its root, named as O(guests[].answer.path) names it, and
             O(step=finish) removes it. Anaconda reads C(ks.cfg) from such a volume by itself.
           - List it in O(guests[].cdroms) too.
+        type: path
+      cidata:
+        description:
+          - For an installer that reads its answer file as cloud-init user-data (Ubuntu's subiquity, given
+            C(autoinstall) on O(guests[].cmdline)), where O(step=start) writes an ISO 9660 volume labelled C(CIDATA)
+            (mode C(0600)) holding the answer file as C(user-data) and a C(meta-data) naming the guest, which
+            cloud-init's NoCloud data source reads by itself; O(step=finish) removes it.
+          - The answer file then goes into no initrd, and the installer boots O(guests[].base_initrd) as it is.
+          - List it in O(guests[].cdroms) too, after the installer ISO.
         type: path
       base_initrd:
         description: With O(step=start), the installer initrd of the tree, as M(unattended.virt.install_media) returned it.
@@ -464,6 +474,7 @@ def argument_spec():
             console_log=dict(type="path"),
             initrd=dict(type="path"),
             oemdrv=dict(type="path"),
+            cidata=dict(type="path"),
             cdroms=dict(type="list", elements="path", default=[]),
             method=dict(type="str", choices=["kernel", "cdrom", "pxe"], default="kernel"),
             mac=dict(type="str"),
@@ -513,6 +524,8 @@ def check_guests(step, guests):
             raise InvalidInput("guest %s is listed twice" % guest["name"])
         names.add(guest["name"])
         needs = NEEDS[step] + (METHOD_NEEDS[guest["method"]] if step == "start" else ())
+        if step == "start" and guest.get("cidata"):   # the installer's own initrd boots as it is
+            needs = tuple(key for key in needs if key != "initrd")
         missing = [key for key in needs if guest.get(key) in (None, "", [])]
         if missing:
             raise InvalidInput("guest %s: step %s needs %s" % (guest["name"], step, ", ".join(missing)))

@@ -350,3 +350,82 @@ def test_floors_leave_undetected_trees_and_can_be_turned_off():
     plan = guest_install_plan([{"name": "tiny", "location": "http://m/f/", "memory": 64, "disk": {"size": "16M"}}], [],
                               dict(DEFAULTS, enforce_floors=False), uvtest.role_entry_options("guest_install", "guest"))
     assert guest_install_answers(plan["install"], media_for(plan["install"], FEDORA))["failed"] == []
+
+
+# --------------------------------------------------------------------------- issue 21: the format from the installer
+UBUNTU_LIVE = {"kernel": "/c/u/vmlinuz", "initrd": "/c/u/initrd", "install_args": [], "iso": "/srv/iso/ubuntu.iso",
+               "tree": {"family": "ubuntu", "version": "24.04", "installer": "subiquity", "layout": "iso-ubuntu-live"}}
+UBUNTU_DI = {"kernel": "/c/ud/linux", "initrd": "/c/ud/initrd.gz", "install_args": [],
+             "tree": {"family": "ubuntu", "version": "20.04", "installer": "debian", "layout": "debian-netboot"}}
+SUSE = {"kernel": "/c/s/linux", "initrd": "/c/s/initrd", "install_args": ["install=http://m/s/"],
+        "tree": {"family": "openSUSE Leap", "version": "15.5", "installer": "suse", "layout": "suse-content"}}
+
+
+@pytest.mark.parametrize("media, answer_format", [
+    (UBUNTU_LIVE, "autoinstall"),   # the live-server ISO: subiquity, whatever its family says
+    (UBUNTU_DI, "preseed"),         # Ubuntu's d-i trees keep preseed
+    (SUSE, "autoyast"),             # a family FORMAT_OF_FAMILY does not know, told by its installer
+    (dict(FEDORA, tree=dict(FEDORA["tree"], installer="anaconda")), "kickstart"),
+    (DEBIAN, "preseed"),            # no installer reported: the family decides, as before
+])
+def test_the_answer_format_follows_the_installer_of_the_tree(media, answer_format):
+    batch = batch_of({"name": "g", "location": "http://m/x/"})
+    answers = guest_install_answers(batch, media_for(batch, media))
+    assert answers["failed"] == []
+    assert answers["answering"][0]["request"]["kickstart_format"] == answer_format
+
+
+def test_a_live_server_iso_refuses_preseed_named_by_the_guest():
+    batch = batch_of({"name": "g", "location": "/srv/iso/ubuntu.iso", "os_family": "preseed"})
+    failed = guest_install_answers(batch, media_for(batch, UBUNTU_LIVE))["failed"]
+    assert "os_family is preseed, but the tree is ubuntu 24.04, whose installer reads autoinstall" in failed[0]["reason"]
+
+
+def test_an_autoinstall_goes_on_a_cidata_volume_beside_the_iso_and_the_installer_initrd_boots_as_it_is():
+    batch = batch_of({"name": "u", "location": "/srv/iso/ubuntu.iso"})
+    answering = guest_install_answers(batch, media_for(batch, UBUNTU_LIVE))["answering"]
+    answer = {"errors": [], "format": "autoinstall", "kernel_args": ["autoinstall"], "initrd_path": "/user-data",
+              "content": "#cloud-config\n"}
+    start = guest_install_starts(answering, [answer])["start"][0]
+    assert start["cidata"] == "/srv/uv/u-cidata.iso" and start["oemdrv"] is None
+    assert start["cdroms"] == ["/srv/iso/ubuntu.iso", "/srv/uv/u-cidata.iso"]   # the ISO first: casper looks for it
+    assert start["cmdline"].split()[:1] == ["autoinstall"] and start["base_initrd"] == "/c/u/initrd"
+    # an AutoYaST profile goes into the initrd, as a kickstart does: no volume
+    batch = batch_of({"name": "s", "location": "http://m/s/"})
+    answering = guest_install_answers(batch, media_for(batch, SUSE))["answering"]
+    answer = {"errors": [], "format": "autoyast", "kernel_args": ["autoyast=file:///autoinst.xml"],
+              "initrd_path": "/autoinst.xml", "content": "<profile/>"}
+    start = guest_install_starts(answering, [answer])["start"][0]
+    assert start["cidata"] is None and start["cdroms"] == []
+    assert start["cmdline"].startswith("install=http://m/s/ autoyast=file:///autoinst.xml ")
+    assert start["answer"]["path"] == "/autoinst.xml"
+
+
+@pytest.mark.parametrize("guest, media, words", [
+    ({"method": "cdrom"}, UBUNTU_LIVE, "(subiquity) booted from its CD's menu has no autoinstall on its command line"),
+    ({"method": "cdrom"}, dict(SUSE, iso="/srv/iso/suse.iso"), "(linuxrc) booted from its CD's menu is not told"),
+    ({"method": "pxe", "pxe": {"tftp_root": "/srv/tftp"}, "interfaces": [{"network": "default"}]}, UBUNTU_LIVE,
+     "method pxe: subiquity reads its autoinstall from a CIDATA volume"),
+])
+def test_methods_that_cannot_deliver_the_new_formats_are_refused(guest, media, words):
+    batch = batch_of(dict(guest, name="g", location="/srv/iso/x.iso"))
+    answers = guest_install_answers(batch, media_for(batch, media))
+    assert answers["answering"] == [] and words in answers["failed"][0]["reason"], answers["failed"]
+
+
+@pytest.mark.parametrize("media, memory, words", [
+    (UBUNTU_LIVE, 1024, "memory 1024 MiB is below the 2048 MiB subiquity needs"),
+    (SUSE, 512, "memory 512 MiB is below the 1024 MiB YaST needs"),
+])
+def test_floors_of_the_new_installers(media, memory, words):
+    batch = batch_of({"name": "g", "location": "/srv/iso/x.iso", "memory": memory, "disk": {"size": "20G"}})
+    batch[0]["enforce_floors"] = True
+    failed = guest_install_answers(batch, media_for(batch, media))["failed"]
+    assert words in failed[0]["reason"], failed
+
+
+def test_finish_removes_the_cidata_volume_whatever_the_format():
+    batch = batch_of({"name": "u", "location": "/srv/iso/ubuntu.iso"})
+    started = guest_install_started([{"name": "u", "result": "started", "token": "t", "started": 1}], batch)
+    finishes = guest_install_finishes(started["waiting"], {"u": {"result": "installed"}})
+    assert finishes[0]["cidata"] == "/srv/uv/u-cidata.iso"

@@ -253,6 +253,45 @@ def test_method_cdrom_boots_the_iso_and_reads_its_answers_from_an_oemdrv_volume(
     assert [b.get("dev") for b in xml.findall("os/boot")] == ["hd"]
 
 
+def test_an_autoinstall_goes_on_a_cidata_volume_and_the_installer_initrd_boots_as_it_is(conn, tmp_path):
+    """Subiquity's answer file: a NoCloud volume labelled CIDATA (user-data as rendered, meta-data naming
+    the guest, mode 0600) attached after the live ISO; the kernel boots the ISO's own initrd (no
+    per-guest copy) with autoinstall; finish removes the volume and the final define has no CD-ROM."""
+    iso = tmp_path / "ubuntu.iso"
+    iso.write_bytes(b"\0" * 4096)
+    cidata = str(tmp_path / "g1-cidata.iso")
+    user_data = "#cloud-config\nautoinstall:\n  version: 1\n"
+    g = guest(tmp_path, cidata=cidata, cdroms=[str(iso), cidata], cmdline="autoinstall console=ttyS0",
+              answer=dict(path="/user-data", content=user_data, mode="0600"))
+    assert _install.start_guest(conn, g, 100)["result"] == "started"
+    assert not os.path.exists(g["initrd"]) and oct(os.stat(cidata).st_mode & 0o777) == "0o600"
+    volume = _sources.IsoSource(cidata, cidata)
+    assert volume.volume_id == "CIDATA" and volume.read("user-data") == user_data.encode()
+    assert volume.read("meta-data") == b'instance-id: "g1"\nlocal-hostname: "g1"\n'
+    volume.close()
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.findtext("os/initrd") == g["base_initrd"] and xml.findtext("os/cmdline") == "autoinstall console=ttyS0"
+    cdroms = [d.find("source").get("file") for d in xml.findall("devices/disk[@device='cdrom']")]
+    assert cdroms == [str(iso), cidata]
+
+    conn.lookupByName("g1").destroy()
+    done = dict(name="g1", token="new-token", started=100, initrd=g["initrd"], cidata=cidata, disk=g["disk"],
+                console_log=str(tmp_path / "c.log"), state="shutoff", outcome={"result": "installed", "seconds": 30})
+    assert _install.finish_guest(conn, done)["result"] == "installed"
+    assert not os.path.exists(cidata) and os.path.exists(g["base_initrd"])   # the installer's own initrd stays
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.findall("devices/disk[@device='cdrom']") == [] and xml.find("os/kernel") is None
+
+
+def test_a_failed_start_leaves_no_cidata_volume(conn, tmp_path):
+    # the pool is found missing when the disk is created, after the volume was written
+    cidata = str(tmp_path / "g1-cidata.iso")
+    g = guest(tmp_path, cidata=cidata, cdroms=[cidata], answer=dict(path="/user-data", content="x", mode="0600"),
+              disk=dict(pool="no-such-pool", name="g1.img", size="16M", format="raw", reuse=False))
+    result = _install.start_guest(conn, g, 100)
+    assert result["result"] == "failed" and not os.path.exists(cidata), result
+
+
 def test_method_pxe_puts_the_guests_files_in_the_tftp_root_and_finish_removes_them(conn, tmp_path):
     tftp = tmp_path / "tftp"
     tftp.mkdir()

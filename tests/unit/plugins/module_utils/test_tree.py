@@ -430,5 +430,9 @@ def test_answer_args():
     assert _tree.answer_args("Fedora", "40", "kickstart") == _tree.ANSWER_FILES["kickstart"][1]
     assert _tree.answer_args("debian", "12", "preseed") == ["auto=true", "priority=critical"]
     assert _tree.answer_args("Fedora", "9", "preseed") == _tree.ANSWER_FILES["preseed"][1]
-    with pytest.raises(InvalidInput, match="unknown answer file format 'autoyast'"):
-        _tree.answer_args("openSUSE Leap", "15.5", "autoyast")
+    # linuxrc reads the profile from its initrd; subiquity's user-data is on a CIDATA volume, and
+    # "autoinstall" on the command line is what keeps it from asking for a confirmation
+    assert _tree.answer_args("openSUSE Leap", "15.5", "autoyast") == ["autoyast=file:///autoinst.xml"]
+    assert _tree.answer_args("ubuntu", "24.04", "autoinstall") == ["autoinstall"]
+    with pytest.raises(InvalidInput, match="unknown answer file format 'jumpstart'"):
+        _tree.answer_args("Solaris", "10", "jumpstart")
