@@ -2,7 +2,7 @@
 # The test command (`make test`): install what is needed, build the fixtures, start a libvirtd
 # if none answers, run ansible-test sanity, the unit tests and the integration tests, and stop
 # what it started, by PID, even when a test fails.
-#   scripts/test.sh [all|sanity|lint|unit|integration|real|pytest] [sanity targets | pytest arguments...]
+#   scripts/test.sh [all|sanity|lint|unit|integration|real|xen|pytest] [sanity targets | pytest arguments...]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 what=${1:-all}; shift || true
@@ -72,6 +72,7 @@ case "$what" in
   unit) run_pytest tests/unit "$@" ;;
   integration) run_pytest tests/integration "$@" ;;
   real) run_pytest tests/real -s "$@" ;;   # Debian's real installer, its mirror needed (docs/real_installers.md)
+  xen) run_pytest tests/xen -s "$@" ;;     # a real Xen nested under QEMU TCG (docs/docsite/rst/xen_lab.rst)
   pytest) run_pytest "$@" ;;
   all)  # every stage runs, so one report shows every failure; any failure fails the command
     failed=()
@@ -83,6 +84,6 @@ case "$what" in
       exit 1
     fi
     ;;
-  *) echo "usage: $0 [all|sanity|lint|unit|integration|real|pytest] [pytest args]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|sanity|lint|unit|integration|real|xen|pytest] [pytest args]" >&2; exit 2 ;;
 esac
 log "done in $((SECONDS - T0)) s"

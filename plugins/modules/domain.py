@@ -69,11 +69,13 @@ options:
     type: str
   loader:
     description:
-      - Firmware loader path, overriding the capabilities (Xen HVM uses hvmloader).
+      - Firmware loader path. Xen HVM guests use libxl's own hvmloader when this is not set.
     type: path
   emulator:
     description:
-      - Device model emulator path, overriding the capabilities.
+      - Device model emulator path. KVM/QEMU guests get the one the capabilities list; Xen guests
+        use libxl's own device model when this is not set (the paths libvirt's libxl driver lists
+        are its build defaults, which packages move).
     type: path
   cpu:
     description:
