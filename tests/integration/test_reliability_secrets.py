@@ -1,7 +1,8 @@
 """Secrets: plain-text root and user passwords given to the kickstart role (through
 guest_install) never appear in ansible-playbook's output at -vvvv with --diff, nor with
 --check, nor in any file of the host's work, cache and pool folders or libvirt's logs;
-the answer file and the injected initrd are 0600 while they exist and gone after the install."""
+the answer file and the injected initrd are 0600 while they exist and gone after the install; the
+same for the autoinstall user-data on its CIDATA volume and the AutoYaST profile in the initrd."""
 import glob
 import json
 import os
@@ -58,7 +59,8 @@ class ModeWatcher(threading.Thread):
 
     def run(self):
         while not self.done.is_set():
-            for path in glob.glob(os.path.join(self.work, "*.answers")) + glob.glob(os.path.join(self.work, "*-initrd.img")):
+            for path in (glob.glob(os.path.join(self.work, "*.answers")) + glob.glob(os.path.join(self.work, "*-initrd.img"))
+                         + glob.glob(os.path.join(self.work, "*-cidata.iso"))):
                 try:
                     self.seen.setdefault(path, set()).add(stat.S_IMODE(os.stat(path).st_mode))
                 except OSError:
@@ -131,3 +133,32 @@ def test_passwords_never_leak(libvirt_conn, prefix, tmp_path, http):
     tmp = os.path.expanduser("~/.ansible/tmp")
     if os.path.isdir(tmp):
         assert leaks_in_files(tmp) == []
+
+
+def test_passwords_never_leak_from_autoinstall_and_autoyast(libvirt_conn, prefix, tmp_path, http, fixtures):
+    """The formats of issue 21 under the same rules: an Ubuntu live-server ISO by autoinstall (the
+    user-data on a CIDATA volume) and a SUSE tree by AutoYaST (autoinst.xml in the initrd), at -vvvv
+    with --diff: no password, no hash and no answer file text in the output; the CIDATA volume and
+    the initrd 0600 while they exist and gone after."""
+    root = str(tmp_path / "host")
+    ubuntu, suse = prefix + "sec-ubu", prefix + "sec-suse"
+    guests = [{"name": ubuntu, "location": os.path.join(fixtures, "iso", "ubuntu-live.iso"), "kickstart": kickstart()},
+              {"name": suse, "location": http.url + "suse/", "kickstart": kickstart()}]
+    variables = host_vars(root, prefix + "secpool2", guests)
+    watcher = ModeWatcher(os.path.join(root, "work"))
+    watcher.start()
+    try:
+        proc = run(tmp_path, variables, "-vvvv", "--diff")
+    finally:
+        watcher.done.set()
+        watcher.join()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    for text in SECRETS + ("$6$", "#cloud-config", "late-commands", "<profile", "user_password"):
+        assert text not in output, "%r is in the -vvvv --diff output" % text
+    seen = dict((os.path.basename(path), modes) for path, modes in watcher.seen.items())
+    assert ubuntu + "-cidata.iso" in seen and suse + "-initrd.img" in seen, seen
+    assert set(map(frozenset, seen.values())) == {frozenset([0o600])}, seen
+    work = os.listdir(os.path.join(root, "work"))
+    assert not [name for name in work if name.endswith(("-cidata.iso", "-initrd.img", ".tmp"))], work
+    assert leaks_in_files(root) == []
