@@ -10,6 +10,7 @@ import stat
 
 import pytest
 import yaml
+from lxml import etree
 from passlib.hash import sha512_crypt
 from pykickstart.constants import KS_REBOOT, KS_SHUTDOWN
 from pykickstart.parser import KickstartParser
@@ -372,3 +373,125 @@ def test_batch_renders_each_element_and_isolates_the_bad_ones(tmp_path):
     assert "kickstart_pakages" in typo["errors"][0] and "content" not in typo
     assert_no_secret(proc)
     assert handler.rootpw.password not in proc.stdout
+
+
+# --------------------------------------------------------------------------- autoinstall and AutoYaST (issue 21)
+# The same variables as a kickstart, rendered into Ubuntu autoinstall user-data and a SUSE AutoYaST
+# profile, written 0600, read back independently (YAML, lxml, passlib), rerun to the same bytes;
+# broken extras fail before anything is written; no plain password in the output.
+NS = {"y": "http://www.suse.com/1.0/yast2ns"}
+CONFIG_TYPE = "{http://www.suse.com/1.0/configns}type"
+
+
+def variables(dest, fmt, **extra):
+    values = dict(
+        kickstart_format=fmt, kickstart_dest=str(dest), kickstart_hostname="web1.example.test",
+        kickstart_root_password=ROOT_PW, kickstart_password_rounds=5000,
+        kickstart_users=[dict(name="admin", password=USER_PW, groups=["sudo"], ssh_keys=[KEY]),
+                         dict(name="ops", groups=["adm"]), dict(name="root", ssh_keys=[KEY])],
+        kickstart_packages=["@core", "vim", "-nano"], kickstart_post="echo post-ran > /tmp/post\necho 'a & b'\n",
+        kickstart_success_token="run-42", kickstart_timezone="Europe/Berlin", kickstart_keyboard="de",
+        kickstart_disk={"layout": "simple", "device": "vda"},
+        kickstart_network={"address": "192.0.2.10", "netmask": "255.255.255.0", "gateway": "192.0.2.1",
+                           "nameservers": ["192.0.2.53"]},
+    )
+    values.update(extra)
+    return values
+
+
+def test_autoinstall_user_data(tmp_path):
+    dest = tmp_path / "user-data"
+    proc, result, text = render(tmp_path, variables(dest, "autoinstall"), "--diff")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_no_secret(proc)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert result["format"] == "autoinstall" and result["kernel_args"] == ["autoinstall"]
+    assert text.startswith("#cloud-config\n")
+    auto = yaml.safe_load(text)["autoinstall"]
+    assert auto["version"] == 1 and auto["shutdown"] == "poweroff"
+    assert (auto["locale"], auto["keyboard"], auto["timezone"]) == ("en_US.UTF-8", {"layout": "de"}, "Europe/Berlin")
+    identity = auto["identity"]
+    assert (identity["hostname"], identity["username"]) == ("web1", "admin")
+    assert sha512_crypt.verify(USER_PW, identity["password"])
+    assert auto["ssh"] == {"install-server": True, "authorized-keys": [KEY]}
+    assert auto["storage"] == {"layout": {"name": "direct", "match": {"path": "/dev/vda"}}}
+    assert auto["packages"] == ["vim"]   # @groups and -removals are not apt's
+    eth = auto["network"]["ethernets"]["uv0"]
+    assert eth["addresses"] == ["192.0.2.10/24"] and eth["routes"] == [{"to": "default", "via": "192.0.2.1"}]
+    late = auto["late-commands"]
+    root_hash = late[0].split("usermod -p ", 1)[1].split()[0].strip("'")
+    assert late[0].startswith("curtin in-target --target=/target -- usermod -p ") and sha512_crypt.verify(ROOT_PW, root_hash)
+    assert "useradd -m -s /bin/bash -G adm ops" in late[1] and "usermod -a -G sudo admin" in late[2]
+    assert "/target/root/.ssh/authorized_keys" in late[3] and KEY in late[3]
+    assert late[-2] == "echo post-ran > /tmp/post\necho 'a & b'\n"   # the post step as written, one command
+    assert late[-1].startswith('echo "UNATTENDED-VIRT-INSTALLED run-42" > /dev/ttyS0')   # the token last
+
+    again_proc, again, again_text = render(tmp_path, variables(dest, "autoinstall"))
+    assert again_proc.returncode == 0 and again_text == text and again["sha256"] == result["sha256"]
+
+
+def test_autoinstall_of_root_alone_names_the_host_in_user_data(tmp_path):
+    proc, result, _text = render(tmp_path, dict(kickstart_format="autoinstall", kickstart_hostname="r.example.test"))
+    assert proc.returncode == 0, proc.stdout
+    auto = yaml.safe_load(result["content"])["autoinstall"]
+    assert "identity" not in auto and auto["user-data"] == {"hostname": "r", "disable_root": False}
+    assert auto["storage"] == {"layout": {"name": "lvm"}} and "late-commands" not in auto
+
+
+def test_autoyast_profile(tmp_path):
+    dest = tmp_path / "autoinst.xml"
+    proc, result, text = render(tmp_path, variables(dest, "autoyast", kickstart_end_action="reboot"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_no_secret(proc)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert result["format"] == "autoyast" and result["initrd_path"] == "/autoinst.xml"
+    assert result["kernel_args"] == ["autoyast=file:///autoinst.xml"]
+    root = etree.fromstring(text.encode())
+
+    def one(path):
+        found = root.findall(path, NS)
+        assert len(found) == 1, path
+        return found[0]
+    assert one("y:general/y:mode/y:confirm").text == "false" and one("y:general/y:mode/y:final_reboot").text == "true"
+    assert one("y:general/y:mode/y:second_stage").text == "false"   # the install phase ends with the first stage
+    assert one("y:keyboard/y:keymap").text == "german" and one("y:language/y:language").text == "en_US"
+    assert (one("y:networking/y:dns/y:hostname").text, one("y:networking/y:dns/y:domain").text) == ("web1", "example.test")
+    assert one("y:networking/y:interfaces/y:interface/y:prefixlen").text == "24"
+    assert one("y:partitioning/y:drive/y:device").text == "/dev/vda"
+    assert [m.text for m in root.findall("y:partitioning/y:drive/y:partitions/y:partition/y:mount", NS)] == ["/boot", "swap", "/"]
+    assert [p.text for p in root.findall("y:software/y:patterns/y:pattern", NS)] == ["base"]   # @core: SUSE's base
+    assert [p.text for p in root.findall("y:software/y:packages/y:package", NS)] == ["vim", "openssh"]
+    assert [p.text for p in root.findall("y:software/y:remove-packages/y:package", NS)] == ["nano"]
+    users = dict((u.findtext("y:username", namespaces=NS), u) for u in root.findall("y:users/y:user", NS))
+    assert sorted(users) == ["admin", "ops", "root"]
+    assert sha512_crypt.verify(ROOT_PW, users["root"].findtext("y:user_password", namespaces=NS))
+    assert sha512_crypt.verify(USER_PW, users["admin"].findtext("y:user_password", namespaces=NS))
+    assert [k.text for k in users["root"].findall("y:authorized_keys/y:listentry", NS)] == [KEY]
+    assert users["ops"].find("y:user_password", NS) is None
+    groups = dict((g.findtext("y:groupname", namespaces=NS), g.findtext("y:userlist", namespaces=NS))
+                  for g in root.findall("y:groups/y:group", NS))
+    assert groups == {"adm": "ops", "sudo": "admin"}
+    scripts = root.findall("y:scripts/y:chroot-scripts/y:script", NS)
+    assert [s.findtext("y:chrooted", namespaces=NS) for s in scripts] == ["true", "false"]
+    assert scripts[0].findtext("y:source", namespaces=NS) == "echo post-ran > /tmp/post\necho 'a & b'\n"
+    assert scripts[1].findtext("y:source", namespaces=NS).startswith('echo "UNATTENDED-VIRT-INSTALLED run-42" > /dev/ttyS0')
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get(CONFIG_TYPE) == "boolean":
+            assert element.text in ("true", "false")
+
+
+def test_broken_extras_fail_before_anything_is_written(tmp_path):
+    dest = tmp_path / "never"
+    proc, _result, _text = render(tmp_path, variables(dest, "autoinstall", kickstart_extra="late-commands: [reboot]"))
+    assert proc.returncode != 0 and not dest.exists()
+    assert "The rendered autoinstall (built-in template) is not valid" in proc.stdout
+    assert "the key 'late-commands' is given twice" in proc.stdout
+    assert_no_secret(proc)
+    proc, _result, _text = render(tmp_path, variables(dest, "autoyast", kickstart_extra="<general><oops>"))
+    assert proc.returncode != 0 and not dest.exists() and "not well-formed XML" in proc.stdout
+    assert_no_secret(proc)
+    # an extra key subiquity documents is taken
+    proc, result, _text = render(tmp_path, variables(tmp_path / "ok", "autoinstall",
+                                                     kickstart_extra="updates: all\ncodecs: {install: false}"))
+    assert proc.returncode == 0, proc.stdout
+    assert yaml.safe_load((tmp_path / "ok").read_text())["autoinstall"]["updates"] == "all"
