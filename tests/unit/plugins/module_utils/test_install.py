@@ -253,6 +253,33 @@ def test_method_cdrom_boots_the_iso_and_reads_its_answers_from_an_oemdrv_volume(
     assert [b.get("dev") for b in xml.findall("os/boot")] == ["hd"]
 
 
+def test_a_cdrom_install_a_stopped_run_left_is_taken_over_with_a_fresh_oemdrv_volume(conn, tmp_path):
+    """A run killed mid-install left its domain (phase installing, its token) and its OEMDRV
+    volume; the next run reinstalls with a new volume, the firmware on the console, and the
+    final define takes the firmware off the console again."""
+    iso = tmp_path / "installer.iso"
+    iso.write_bytes(b"\0" * 4096)
+    oemdrv = str(tmp_path / "g1-oemdrv.iso")
+    stopped = guest(tmp_path, method="cdrom", oemdrv=oemdrv, cdroms=[str(iso), oemdrv], kernel=None, base_initrd=None,
+                    cmdline=None, token="old-token", answer=dict(path="/ks.cfg", content="old answers", mode="0600"))
+    assert _install.start_guest(conn, stopped, 100)["result"] == "started"
+    conn.lookupByName("g1").destroy()   # killed: the installer never printed its token
+    again = dict(stopped, token="new-token", answer=dict(path="/ks.cfg", content="new answers", mode="0600"))
+    result = _install.start_guest(conn, again, 100 + 601)   # past its timeout: no run is installing it
+    assert result["result"] == "started" and result["token"] == "new-token", result
+    volume = _sources.IsoSource(oemdrv, oemdrv)
+    assert volume.read("ks.cfg") == b"new answers"
+    volume.close()
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.find("os/bios").get("useserial") == "yes"
+    conn.lookupByName("g1").destroy()
+    done = dict(name="g1", token="new-token", started=701, initrd=stopped["initrd"], oemdrv=oemdrv, disk=stopped["disk"],
+                console_log=str(tmp_path / "c.log"), state="shutoff", outcome={"result": "installed", "seconds": 30})
+    assert _install.finish_guest(conn, done)["result"] == "installed" and not os.path.exists(oemdrv)
+    xml = etree.fromstring(conn.lookupByName("g1").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.find("os/bios") is None
+
+
 def test_an_autoinstall_goes_on_a_cidata_volume_and_the_installer_initrd_boots_as_it_is(conn, tmp_path):
     """Subiquity's answer file: a NoCloud volume labelled CIDATA (user-data as rendered, meta-data naming
     the guest, mode 0600) attached after the live ISO; the kernel boots the ISO's own initrd (no
