@@ -17,14 +17,16 @@ description:
     M(unattended.virt.initrd_inject), M(unattended.virt.volume) and M(unattended.virt.domain) do for
     one guest, with the same code.
   - O(step=start), for each guest, in this order. The answer file goes into a per-guest copy of the
-    installer initrd (mode C(0600)), or onto the guest's O(guests[].oemdrv) or O(guests[].cidata) volume. The guest is defined for its install phase (direct kernel boot,
-    C(on_reboot=destroy), console logged to O(guests[].install_log), metadata C(phase=installing) with a
-    fresh token). Then its disk is created, and the installer is started. Defining before creating the
-    disk is what lets a later run know that the disk is ours.
+    installer initrd (mode C(0600)), or onto the guest's O(guests[].oemdrv) or O(guests[].cidata) volume. The
+    guest is defined for its install phase (direct kernel boot, C(on_reboot=destroy), console logged to
+    O(guests[].install_log), metadata C(phase=installing) with a fresh token). Then its disk is created, and
+    the installer is started. Defining before creating the disk is what lets a later run know that the disk
+    is ours.
   - O(step=wait) watches the guests for up to O(wait_seconds). A guest that shut off counts as installed
     when its console log holds C(UNATTENDED-VIRT-INSTALLED <token>), as the built-in answer files print
     at their end. It returns as soon as every guest has an outcome.
-  - O(step=finish) removes each guest's per-guest initrd and answer-file volume (they hold secrets) whatever the outcome. Then it
+  - O(step=finish) removes each guest's per-guest initrd and answer-file volume (they hold secrets) whatever the
+    outcome. Then it
     defines every installed guest to boot from its disk (C(phase=installed)), started or shut off as
     O(guests[].state) says.
   - O(step=locate) says where each running guest is on the network, its MAC addresses and its IP

@@ -122,4 +122,3 @@ def test_autoyast_from_a_suse_tree(libvirt_conn, prefix, workdir, http):
     again = provision(root, guests, prefix)
     assert again.returncode == 0 and again.recap["local"] == 0, again.stdout[-4000:]
     assert http.requests == []
-
