@@ -49,6 +49,13 @@ def test_the_role_defines_the_pxe_network_and_refuses_one_without_tftp(prefix, w
         inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host})
         lab_network_before = net.network.XMLDesc(0)
 
+        # check mode says what would be done and does none of it
+        check = net.ansible_playbook("unattended.virt.provision", inventory, "--check")
+        assert "changed: [labhost] => (item=uvpxe (192.168.151.1/24))" in check.stdout, check.stdout[-4000:]
+        assert uvtest.fleet_summary(check.stdout)[("labhost", guest)][0] == "would install", check.stdout[-4000:]
+        assert "uvpxe" not in net._connection().listDefinedNetworks() + net._connection().listNetworks()
+        assert not os.path.exists(tftp)
+
         first = net.ansible_playbook("unattended.virt.provision", inventory)
         rows = uvtest.fleet_summary(first.stdout)
         assert first.returncode != 0, first.stdout[-3000:]   # one guest failed, as it should
@@ -111,6 +118,10 @@ def test_a_site_tftp_server_on_another_host(prefix, workdir, fixtures):
         site_vars = {"ansible_connection": "local", "ansible_pipelining": True,
                      "ansible_python_interpreter": bare_host.interpreter(site, root)}
         inventory = lab.write_inventory(os.path.join(root, "inventory.json"), {"labhost": host, "tftp-site": site_vars})
+
+        check = net.ansible_playbook("unattended.virt.provision", inventory, "-e", "provision_hosts=labhost", "--check")
+        assert uvtest.fleet_summary(check.stdout)[("labhost", guest)][0] == "would install", check.stdout[-4000:]
+        assert os.listdir(served) == [] and not os.path.exists(os.path.join(site, host["guest_install_cache_dir"].lstrip("/")))
 
         first = net.ansible_playbook("unattended.virt.provision", inventory, "-e", "provision_hosts=labhost")
         rows = uvtest.fleet_summary(first.stdout)
