@@ -182,7 +182,7 @@ TYPE_CASES = [
     (dict(kickstart_post=["echo a"]), ["kickstart_post is a list", "a string is expected"]),
     (dict(kickstart_password_rounds="many"), ['kickstart_password_rounds is a string ("many"), an integer is expected']),
     (dict(kickstart_password_rounds=5000.5), ["kickstart_password_rounds is a number (5000.5), an integer is expected"]),
-    (dict(kickstart_format="autoyast"), ['kickstart_format is a string ("autoyast"), one of kickstart, preseed is expected']),
+    (dict(kickstart_format="jumpstart"), ['kickstart_format is a string ("jumpstart"), one of kickstart, preseed, autoinstall, autoyast is expected']),
     (dict(kickstart_users={"name": "ann", "password": USER_PLAIN}),
      ["kickstart_users is a dict, a list of dicts is expected", "kickstart_users: [{name: ops", "its value is not shown"]),
     (dict(kickstart_users="ann"), ["kickstart_users is a string, a list of dicts is expected"]),

@@ -299,7 +299,7 @@ def test_user_template_is_validated_too(tmp_path):
     (dict(kickstart_hostname="web 1"), "kickstart_hostname uses letters, digits, . and - only"),
     (dict(kickstart_root_password=ROOT_PW, kickstart_root_password_hash="$6$a$b"),
      "give kickstart_root_password or kickstart_root_password_hash, not both"),
-    (dict(kickstart_format="autoyast"), "kickstart_format"),
+    (dict(kickstart_format="jumpstart"), "kickstart_format"),
     (dict(kickstart_users=[{"name": "Bad Name"}]), "not a valid user name"),
 ])
 def test_bad_variables_refused(tmp_path, variables, message):
