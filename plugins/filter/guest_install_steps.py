@@ -386,12 +386,13 @@ def guest_install_converged(start_run, stop_run, remove_run):
 
 
 def guest_install_leftovers(remove_run):
-    """The per-guest files of the guests that were removed: logs, and any initrd an interrupted run left."""
+    """The per-guest files of the guests that were removed: logs, and any initrd or CIDATA volume an
+    interrupted run left."""
     out = []
     for item in (remove_run or {}).get("results", []):
         if not item.get("failed") and not item.get("skipped"):
             guest = item["__guest_install_guest"]
-            out += [guest["install_log"], guest["console_log"], guest["initrd"]]
+            out += [guest["install_log"], guest["console_log"], guest["initrd"]] + ([guest["cidata"]] if guest.get("cidata") else [])
     return out
 
 

@@ -312,6 +312,8 @@ def test_converge_results_and_leftovers():
         {"name": "y", "result": "failed", "seconds": None, "reason": "in use"}]
     assert guest_install_leftovers(remove_run) == ["/w/x-install.log", "/w/x-console.log", "/w/x-initrd.img"]
     assert guest_install_converged({}, {}, {}) == [] and guest_install_leftovers({}) == []
+    remove_run["results"][0]["__guest_install_guest"] = dict(guest, cidata="/w/x-cidata.iso")
+    assert guest_install_leftovers(remove_run)[-1] == "/w/x-cidata.iso"   # an interrupted autoinstall's volume
 
 
 @pytest.mark.parametrize("guest", [{"os_family": "preseed"}, {"kickstart": {"format": "preseed"}}])
