@@ -51,13 +51,16 @@ def inactive_xml(dom, secure=False):
     return dom.XMLDesc(flags)
 
 
-def _volume_format(conn, pool, volume):
+def _volume(conn, pool, volume):
     try:
-        vol = conn.storagePoolLookupByName(pool).storageVolLookupByName(volume)
+        return conn.storagePoolLookupByName(pool).storageVolLookupByName(volume)
     except libvirt.libvirtError as err:
         raise InvalidInput("disk volume %s in pool %s: %s" % (volume, pool, err.get_error_message()),
                            hint="Create it first (unattended.virt.volume)")
-    found = etree.fromstring(vol.XMLDesc(0).encode("utf-8")).find("target/format")
+
+
+def _volume_format(conn, pool, volume):
+    found = etree.fromstring(_volume(conn, pool, volume).XMLDesc(0).encode("utf-8")).find("target/format")
     return found.get("type") if found is not None and found.get("type") in _domain_spec.DISK_FORMATS else "raw"
 
 
@@ -68,6 +71,21 @@ def _fill_disk_formats(conn, spec):
                 disk["format"] = _volume_format(conn, disk["pool"], disk["volume"])
             else:
                 disk["format"] = "raw"
+
+
+def _volumes_as_paths(conn, spec):
+    """Volume disks become the volumes' paths.  For Xen: libvirt's libxl driver accepts a
+    <disk type='volume'> and hands libxl an empty path (a real Xen 4.17 guest started without
+    its disk: "Could not stat file ''").  A volume not there yet (check mode, before the volume
+    module made it) stays a volume."""
+    for disk in spec.get("disks") or ():
+        if disk.get("pool"):
+            try:
+                vol = conn.storagePoolLookupByName(disk["pool"]).storageVolLookupByName(disk["volume"])
+            except libvirt.libvirtError:
+                continue
+            disk["path"] = vol.path()
+            del disk["pool"], disk["volume"]
 
 
 # --------------------------------------------------------------------------- restart pending
@@ -238,6 +256,8 @@ def _desired_definition(conn, before, request, uri):
     spec = _domain_spec.check_spec(dict(request.options(), virt_type=virt_type))
     _fill_disk_formats(conn, spec)
     platform = _platform(conn, before, request, virt_type, uri)
+    if (platform.get("hypervisor") or (before.get("type") if before is not None else None)) == "xen":
+        _volumes_as_paths(conn, spec)
     spec["cpu"] = _cpu_wanted(before, spec["cpu"], platform.get("hypervisor"))
     return _domain_xml.merge(before, spec, platform)
 

@@ -52,6 +52,8 @@ echo 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"' >> "$R/etc/
 sed -i 's/^\([1-6]:.*getty.*\)/#\1/' "$R/etc/inittab"   # no terminals to log in on
 printf 'hvc:2345:respawn:/sbin/getty -L 115200 hvc0 vt100\n' >> "$R/etc/inittab"
 chroot "$R" ssh-keygen -A >/dev/null
+# No PAM session per login: under TCG, elogind's session set-up made logins fail now and then
+echo 'UsePAM no' > "$R/etc/ssh/sshd_config.d/uvlab.conf"
 install -d -m 700 "$R/root/.ssh"
 
 zcat "$R"/boot/xen-4.17-amd64.gz > "$OUT.part/xen.elf"

@@ -147,11 +147,15 @@ def test_volume_disk_takes_the_volume_format_and_remove_storage_deletes_it(conn)
     disks = [dict(pool="default-pool", volume="g1.qcow2", device="disk"), dict(path="/iso/x.iso", device="cdrom")]
     result = _domain.ensure(conn, params(disks=disks, state="running"), False)
     disk = etree.fromstring(result["xml"]).find("devices/disk")
-    assert disk.get("type") == "volume" and disk.find("driver").get("type") == "qcow2"
+    # a Xen guest gets the volume's path: libvirt's libxl driver gives libxl an empty one for a volume
+    path = pool.storageVolLookupByName("g1.qcow2").path()
+    assert disk.get("type") == "file" and disk.find("source").attrib == {"file": path}
+    assert disk.find("driver").get("type") == "qcow2"
+    assert _domain.ensure(conn, params(disks=disks, state="running"), False)["changed"] is False
     kept = _domain.ensure(conn, params(state="absent"), True)
     assert kept["changed"] is True and kept["removed_storage"] == []
     gone = _domain.ensure(conn, params(state="absent", remove_storage=True), False)
-    assert gone["changed"] is True and gone["removed_storage"] == ["default-pool/g1.qcow2"]  # not the ISO
+    assert gone["changed"] is True and gone["removed_storage"] == [path]  # not the ISO
     assert "g1.qcow2" not in pool.listVolumes()
     assert _domain.lookup(conn, "g1") is None
 
