@@ -73,19 +73,37 @@ def _fill_disk_formats(conn, spec):
                 disk["format"] = "raw"
 
 
+# Pools whose volumes are files or devices named <target path>/<volume name>.
+_PATH_POOLS = ("dir", "fs", "netfs", "logical")
+
+
+def _volume_path(conn, pool, volume):
+    """The path of a volume, or of the one a dir, fs, netfs or logical pool will make under that
+    name (the install defines its guest before it creates the disk); None when neither is known."""
+    try:
+        found = conn.storagePoolLookupByName(pool)
+    except libvirt.libvirtError:
+        return None
+    try:
+        return found.storageVolLookupByName(volume).path()
+    except libvirt.libvirtError:
+        pass
+    root = etree.fromstring(found.XMLDesc(0).encode("utf-8"))
+    if root.get("type") in _PATH_POOLS and root.findtext("target/path"):
+        return root.findtext("target/path").rstrip("/") + "/" + volume
+    return None
+
+
 def _volumes_as_paths(conn, spec):
     """Volume disks become the volumes' paths.  For Xen: libvirt's libxl driver accepts a
     <disk type='volume'> and hands libxl an empty path (a real Xen 4.17 guest started without
-    its disk: "Could not stat file ''").  A volume not there yet (check mode, before the volume
-    module made it) stays a volume."""
+    its disk: "Could not stat file ''").  A volume whose path cannot be known stays a volume."""
     for disk in spec.get("disks") or ():
         if disk.get("pool"):
-            try:
-                vol = conn.storagePoolLookupByName(disk["pool"]).storageVolLookupByName(disk["volume"])
-            except libvirt.libvirtError:
-                continue
-            disk["path"] = vol.path()
-            del disk["pool"], disk["volume"]
+            path = _volume_path(conn, disk["pool"], disk["volume"])
+            if path:
+                disk["path"] = path
+                del disk["pool"], disk["volume"]
 
 
 # --------------------------------------------------------------------------- restart pending

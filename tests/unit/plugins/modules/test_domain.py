@@ -160,6 +160,18 @@ def test_volume_disk_takes_the_volume_format_and_remove_storage_deletes_it(conn)
     assert _domain.lookup(conn, "g1") is None
 
 
+def test_xen_guest_defined_before_its_volume_gets_the_path_the_pool_will_give_it(conn):
+    """The install defines its guest, then creates the disk: the path is the pool's target path
+    and the volume's name, the same as once the volume is there."""
+    disks = [dict(pool="default-pool", volume="later.img", device="disk", format="raw")]
+    first = _domain.ensure(conn, params(disks=disks), False)
+    assert etree.fromstring(first["xml"]).find("devices/disk/source").attrib == {"file": "/default-pool/later.img"}
+    pool = conn.storagePoolLookupByName("default-pool")
+    pool.createXML("<volume><name>later.img</name><capacity>1048576</capacity></volume>", 0)
+    assert pool.storageVolLookupByName("later.img").path() == "/default-pool/later.img"
+    assert _domain.ensure(conn, params(disks=disks), False)["changed"] is False
+
+
 def test_missing_volume_is_named(conn):
     with pytest.raises(InvalidInput, match="disk volume nope in pool default-pool"):
         _domain.ensure(conn, params(disks=[dict(pool="default-pool", volume="nope", device="disk")]), False)
