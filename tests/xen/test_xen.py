@@ -105,8 +105,8 @@ class Lab:
         self.flakes.append((label, crashes))
         note("FLAKE %s: dom0 processes crashed (%s); the phase runs once more" % (label, "; ".join(crashes[:3])))
         self.dom0.ssh("dmesg -C", check=False)
-        for name in [guest["name"] for guest in guests]:   # a half-done install is taken over by the rerun
-            self.dom0.ssh("virsh -c %s destroy %s" % (URI, name), check=False)
+        # this phase's guest (the last): a half-done install is taken over by the rerun
+        self.dom0.ssh("virsh -c %s destroy %s" % (URI, guests[-1]["name"]), check=False)
         return self.provision(guests, label + "-retry")
 
     def xml(self, name, inactive=True):
