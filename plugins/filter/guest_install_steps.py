@@ -308,7 +308,7 @@ def guest_install_started(started, batch):
                 "oemdrv": guest.get("oemdrv") if guest.get("method") == "cdrom" else None,
                 "cidata": guest.get("cidata"),  # removed whatever the format: a stopped run may have left one
                 "method": guest.get("method") or "kernel", "mac": guest.get("mac"), "pxe": batch_pxe(guest),
-                "console_log": guest["console_log"], "state": guest["state"],
+                "console_log": guest["console_log"], "state": guest["state"], "virt_type": guest["virt_type"],
                 "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
             })
     wait = [{"name": item["name"], "console_log": item["install_log"], "started": item["started"],
@@ -321,6 +321,7 @@ def guest_install_finishes(waiting, outcomes):
     """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
     return [{"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
              "oemdrv": item.get("oemdrv"), "cidata": item.get("cidata"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
+             "virt_type": item.get("virt_type") or "hvm",
              "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": batch_pxe(item),
              "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
             for item in waiting]

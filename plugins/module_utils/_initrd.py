@@ -1,9 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: unattended.virt contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An installer's initrd followed by an appended newc archive (``_cpio``) of answer files:
-written atomically (mode 0600 by default), compared and hashed in one pass over the big file.
-The archive starts at the next 4-byte boundary after the initrd, as the kernel needs."""
+"""An installer's initrd and a newc archive (``_cpio``) of answer files in one file: written
+atomically (mode 0600 by default), compared and hashed in one pass over the big file.
+
+The archive follows the initrd, at the next 4-byte boundary as the kernel needs, so that its
+files win over any of the same name.  With ``answers_first`` it comes before the initrd
+instead: Xen's PV domain builder unpacks a gzip initrd itself, taking the unpacked size from
+the file's last four bytes, and refuses one with an archive appended; a file that does not
+start with gzip's magic goes to the guest's kernel as it is, and the kernel unpacks both
+(an archive's size is a multiple of 4, so the initrd needs no padding)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,8 +25,8 @@ from ansible_collections.unattended.virt.plugins.module_utils._cpio import CHUNK
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput
 
 
-def expected_size(base_size, archive):
-    return base_size + pad4(base_size) + archive.size
+def expected_size(base_size, archive, answers_first=False):
+    return base_size + archive.size + (0 if answers_first else pad4(base_size))
 
 
 def _fill(handle, buf):
@@ -48,16 +54,24 @@ def _base_chunks(base, base_size):
         yield buf
 
 
-def _tail_chunks(base_size, archive):
-    """What follows the base: its padding, then the archive."""
-    if pad4(base_size):
+def _answer_chunks(base_size, archive, answers_first):
+    """The answers' part of the file: the archive, after the base's padding when it follows."""
+    if pad4(base_size) and not answers_first:
         yield b"\0" * pad4(base_size)
     yield from archive.chunks()
 
 
-def _stream(base, base_size, archive):
+def _offsets(base_size, archive, answers_first):
+    """(offset of the base, offset of the answers' part) in the file."""
+    return (archive.size, 0) if answers_first else (0, base_size)
+
+
+def _stream(base, base_size, archive, answers_first):
+    if answers_first:
+        yield from _answer_chunks(base_size, archive, answers_first)
     yield from _base_chunks(base, base_size)
-    yield from _tail_chunks(base_size, archive)
+    if not answers_first:
+        yield from _answer_chunks(base_size, archive, answers_first)
 
 
 def _copy_base(base, base_size, out):
@@ -83,35 +97,37 @@ def _copy_base(base, base_size, out):
     out.seek(0, os.SEEK_END)  # the file object learns where the kernel left the file offset
 
 
-def write(base_path, archive, out, checksum=True):
-    """Write base + padding + archive to the open binary file ``out``; return (size, sha256
-    hex of what was written, or None without ``checksum``).  Without a checksum the base is
-    copied by the kernel; with one, every byte is read and hashed here."""
+def write(base_path, archive, out, checksum=True, answers_first=False):
+    """Write base and archive (module docstring) to the open binary file ``out``; return (size,
+    sha256 hex of what was written, or None without ``checksum``).  Without a checksum the base
+    is copied by the kernel; with one, every byte is read and hashed here."""
     size = 0
     with open(base_path, "rb", buffering=0) as base:
         base_size = os.fstat(base.fileno()).st_size
         if not checksum:
+            if answers_first:
+                out.writelines(_answer_chunks(base_size, archive, answers_first))
             _copy_base(base, base_size, out)
-            for chunk in _tail_chunks(base_size, archive):
-                out.write(chunk)
-            return expected_size(base_size, archive), None
+            if not answers_first:
+                out.writelines(_answer_chunks(base_size, archive, answers_first))
+            return expected_size(base_size, archive, answers_first), None
         digest = hashlib.sha256()
-        for chunk in _stream(base, base_size, archive):
+        for chunk in _stream(base, base_size, archive, answers_first):
             out.write(chunk)
             digest.update(chunk)
             size += len(chunk)
     return size, digest.hexdigest()
 
 
-def write_file(base_path, archive, dest, checksum=False):
-    """base + archive into a temporary file beside ``dest`` (0600 from its first moment,
+def write_file(base_path, archive, dest, checksum=False, answers_first=False):
+    """base and archive into a temporary file beside ``dest`` (0600 from its first moment,
     so the secrets inside are never readable by others), renamed over ``dest`` when whole;
     returns (size, sha256 or None).  An interruption leaves ``dest`` as it was."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".",
                                prefix=".%s." % os.path.basename(dest), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            size, sha = write(base_path, archive, out, checksum=checksum)
+            size, sha = write(base_path, archive, out, checksum=checksum, answers_first=answers_first)
         os.rename(tmp, dest)
     except BaseException:
         if os.path.exists(tmp):
@@ -120,34 +136,33 @@ def write_file(base_path, archive, dest, checksum=False):
     return size, sha
 
 
-def digest(base_path, archive):
+def digest(base_path, archive, answers_first=False):
     """(size, sha256 hex) the output would have, without writing it (check mode)."""
     sha = hashlib.sha256()
     size = 0
     with open(base_path, "rb", buffering=0) as base:
-        for chunk in _stream(base, os.fstat(base.fileno()).st_size, archive):
+        for chunk in _stream(base, os.fstat(base.fileno()).st_size, archive, answers_first):
             sha.update(chunk)
             size += len(chunk)
     return size, sha.hexdigest()
 
 
-def matches(base_path, archive, dest_path):
-    """The sha256 of ``dest_path`` when it already holds exactly base + padding + archive,
-    else None."""
+def matches(base_path, archive, dest_path, answers_first=False):
+    """The sha256 of ``dest_path`` when it already holds exactly base and archive, else None."""
     sha = hashlib.sha256()
-    return sha.hexdigest() if _same_bytes(base_path, archive, dest_path, sha) else None
+    return sha.hexdigest() if _same_bytes(base_path, archive, dest_path, sha, answers_first) else None
 
 
-def same_content(base_path, archive, dest_path):
-    """Whether ``dest_path`` already holds exactly base + padding + archive (no hashing)."""
-    return _same_bytes(base_path, archive, dest_path, None)
+def same_content(base_path, archive, dest_path, answers_first=False):
+    """Whether ``dest_path`` already holds exactly base and archive (no hashing)."""
+    return _same_bytes(base_path, archive, dest_path, None, answers_first)
 
 
-def _same_bytes(base_path, archive, dest_path, sha):
-    """Compare ``dest_path`` with base + padding + archive, feeding ``sha`` (if any) with
-    dest's bytes.  Cheap refusals first: a missing or non-regular dest, a size that differs,
-    then the archive at its tail (where answer files change), and only then the big part,
-    read from both files and compared chunk by chunk."""
+def _same_bytes(base_path, archive, dest_path, sha, answers_first):
+    """Compare ``dest_path`` with base and archive, feeding ``sha`` (if any) with dest's bytes
+    in file order.  Cheap refusals first: a missing or non-regular dest, a size that differs,
+    then the answers' part (where answer files change), and only then the big part, read from
+    both files and compared chunk by chunk."""
     try:
         info = os.stat(dest_path)
     except OSError:
@@ -155,15 +170,18 @@ def _same_bytes(base_path, archive, dest_path, sha):
     if not stat.S_ISREG(info.st_mode):
         return False
     base_size = os.stat(base_path).st_size
-    if info.st_size != expected_size(base_size, archive):
+    if info.st_size != expected_size(base_size, archive, answers_first):
         return False
+    base_at, answers_at = _offsets(base_size, archive, answers_first)
     with open(dest_path, "rb", buffering=0) as dest:
-        dest.seek(base_size)
-        for chunk in _tail_chunks(base_size, archive):
+        dest.seek(answers_at)
+        for chunk in _answer_chunks(base_size, archive, answers_first):
             mine = bytearray(len(chunk))
             if not _fill(dest, mine) or mine != chunk:
                 return False
-        dest.seek(0)
+            if sha is not None and answers_first:   # hashed in file order
+                sha.update(mine)
+        dest.seek(base_at)
         mine = bytearray(CHUNK)
         with open(base_path, "rb", buffering=0) as base:
             for chunk in _base_chunks(base, base_size):
@@ -173,7 +191,7 @@ def _same_bytes(base_path, archive, dest_path, sha):
                     return False
                 if sha is not None:
                     sha.update(mine)
-    if sha is not None:
-        for chunk in _tail_chunks(base_size, archive):
+    if sha is not None and not answers_first:
+        for chunk in _answer_chunks(base_size, archive, answers_first):
             sha.update(chunk)
     return True

@@ -25,7 +25,7 @@ import os
 import re
 import time
 
-from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd, _oemdrv, _pxe
+from ansible_collections.unattended.virt.plugins.module_utils import _cpio, _initrd, _oemdrv, _pxe, _xen_console
 from ansible_collections.unattended.virt.plugins.module_utils._console import clean_lines, elapsed_text, last_meaningful_line, read_tail
 from ansible_collections.unattended.virt.plugins.module_utils import _domain
 from ansible_collections.unattended.virt.plugins.module_utils import _domain_xml
@@ -179,7 +179,8 @@ def _write_answer(guest, archive, gid):
         return
     if guest.get("method") == "pxe" and not _pxe_here(guest):
         return   # its initrd is on the site's TFTP server already
-    _initrd.write_file(guest["base_initrd"], archive, guest["initrd"])
+    # a Xen PV domain builder refuses a gzip initrd with an archive appended (see _initrd)
+    _initrd.write_file(guest["base_initrd"], archive, guest["initrd"], answers_first=guest.get("virt_type") == "pv")
     if _pxe_here(guest):
         # into the TFTP root, with the mode and group its server reads; the copy here goes at once
         try:
@@ -187,6 +188,29 @@ def _write_answer(guest, archive, gid):
                          guest["cmdline"], gid)
         finally:
             _remove_files(per_guest_files(guest["initrd"]))
+
+
+def _xen_pv(guest):
+    return guest.get("virt_type") == "pv"
+
+
+def _link_console(path, target):
+    """``path`` (the console log the plan reads) made a link to ``target``, the file xenconsoled
+    writes a Xen PV guest's console to (``_xen_console``): one place to read either way."""
+    link = path + ".link"
+    _remove_files([link])
+    os.symlink(target, link)
+    os.rename(link, path)
+
+
+def _xen_pv_install_log(guest, target):
+    """A Xen PV guest's install log: xenconsoled's file for the domain, the log of its earlier
+    life kept beside it as ``.old`` (so no line of it is read as this install's)."""
+    try:
+        os.rename(target, target + ".old")
+    except OSError:
+        pass   # none yet
+    _link_console(guest["install_log"], target)
 
 
 def _ensure(conn, name, check_mode=False, **options):
@@ -296,6 +320,7 @@ def _start_guest(conn, guest, now, check_mode):
                               "disk corrupt it; give the guest another disk name" % (disk["name"], disk["pool"], ", ".join(users))}
         disk_created_by_us = not existing
     metadata = _install_metadata(guest, token, started, disk_created_by_us)
+    xen_console = _xen_console.guest_log(name) if _xen_pv(guest) else None
     if check_mode:
         # the same checks as the real define (spec, platform the host offers), changing nothing
         _define_install_phase(conn, guest, metadata, check_mode=True)
@@ -315,6 +340,8 @@ def _start_guest(conn, guest, now, check_mode):
         _define_install_phase(conn, guest, metadata)
         _write_answer(guest, archive, gid)
         _storage.ensure_volume(conn, _volume_request(guest))
+        if xen_console:
+            _xen_pv_install_log(guest, xen_console)
         _ensure(conn, name, state="running")
     except BaseException:
         _remove_files(guest_files(guest))
@@ -386,6 +413,8 @@ def finish_guest(conn, guest, check_mode=False):
         metadata = dict(meta, phase="installed", finished=str(int(guest["started"]) + seconds),
                         install_seconds=str(seconds))
     try:
+        if _xen_pv(guest) and not check_mode:
+            _link_console(guest["console_log"], _xen_console.guest_log(name))
         # the installer's CD-ROMs go: the installed guest has its own disk only
         disks = {"disks": [_main_disk(guest)]} if guest.get("disk") else {}
         _ensure(conn, name, check_mode, boot={"devices": ["hd"], "firmware_console": False}, usb=True, console_log=guest["console_log"],

@@ -18,6 +18,8 @@ description:
     paths (anaconda with C(inst.ks=file:/ks.cfg), d-i reads C(/preseed.cfg)).
   - Works with compressed (gzip, xz, zstd, ...) and uncompressed initrds alike; the
     original bytes are kept as they are.
+  - With O(answers_first) the archive comes before the initrd instead, as a Xen PV guest
+    needs.
   - Idempotent by content. When O(dest) already holds exactly the bytes that would be
     written, nothing is rewritten and the task reports no change.
   - O(dest) is written to a temporary file beside it, then moved into place; it holds
@@ -89,6 +91,17 @@ options:
       - Also return the SHA-256 of O(dest) in RV(sha256).
       - That costs one more pass over every byte; without it the original initrd is copied
         by the kernel (C(copy_file_range)) and never passes through Python.
+    type: bool
+    default: false
+  answers_first:
+    description:
+      - Put the archive of O(files) before the initrd instead of after it.
+      - For a Xen PV guest. Xen's PV domain builder unpacks a gzip initrd itself and takes its
+        unpacked size from the file's last four bytes, so it refuses a gzip initrd with an
+        archive appended (C(xc_dom_do_gunzip) inflate failed). A file that starts with the
+        archive goes to the guest's kernel as it is, and the kernel unpacks both.
+      - A file that the initrd O(src) holds too then keeps the initrd's version, where the
+        appended archive's version wins otherwise.
     type: bool
     default: false
 attributes:
@@ -181,6 +194,7 @@ def argument_spec():
         ), mutually_exclusive=[["content", "src"]], required_one_of=[["content", "src"]]),
         mode=dict(type="raw", default="0600"),
         checksum=dict(type="bool", default=False),
+        answers_first=dict(type="bool", default=False),
     )
 
 
@@ -206,13 +220,13 @@ def run(module):
     existed = os.path.exists(dest)
     before_size = os.stat(dest).st_size if existed else None
 
-    checksum = params["checksum"]
+    checksum, first = params["checksum"], params["answers_first"]
     sha = None
     if checksum:
-        sha = _initrd.matches(src, archive, dest)
+        sha = _initrd.matches(src, archive, dest, first)
         unchanged = sha is not None
     else:
-        unchanged = _initrd.same_content(src, archive, dest)
+        unchanged = _initrd.same_content(src, archive, dest, first)
     if unchanged:
         changed = False
         size = before_size
@@ -220,11 +234,11 @@ def run(module):
         changed = True
         if module.check_mode:
             if checksum:
-                size, sha = _initrd.digest(src, archive)
+                size, sha = _initrd.digest(src, archive, first)
             else:
-                size = _initrd.expected_size(os.stat(src).st_size, archive)
+                size = _initrd.expected_size(os.stat(src).st_size, archive, first)
         else:
-            size, sha = _initrd.write_file(src, archive, dest, checksum)
+            size, sha = _initrd.write_file(src, archive, dest, checksum, first)
     if existed or not module.check_mode:
         changed = module.set_mode_if_different(dest, mode, changed)
 

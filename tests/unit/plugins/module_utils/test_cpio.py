@@ -186,6 +186,38 @@ def test_gzip_base_then_archive_is_read_by_cpio_after_the_gzip_member(tmp_path):
     assert [m[0] for m in parse_newc(appended)] == ["preseed.cfg"]
 
 
+@pytest.mark.parametrize("base_size", [1, 3, 1021])
+def test_answers_first_layout_for_xen_pv(tmp_path, base_size):
+    """Xen's PV domain builder gunzips a file that starts with gzip's magic, its size taken from
+    the last four bytes; answers first, the file starts with the archive and the gzip'd initrd
+    follows it whole, where the kernel finds it (any offset for a compressed archive)."""
+    inner = archive_of([{"path": "/init", "content": "#!/bin/sh\n" + "x" * base_size, "mode": "0755"}]).tobytes()
+    base = tmp_path / "initrd.gz"
+    base.write_bytes(gzip.compress(inner))
+    archive = archive_of([{"path": "/preseed.cfg", "content": "d-i x string y\n"}])
+    out = tmp_path / "out"
+    with open(out, "wb") as handle:
+        size, sha = _initrd.write(str(base), archive, handle, answers_first=True)
+    data = out.read_bytes()
+    assert data[:6] == b"070701" and archive.size % 4 == 0
+    assert [m[0] for m in parse_newc(data[:archive.size])] == ["preseed.cfg"]
+    assert gzip.decompress(data[archive.size:]) == inner
+    assert size == len(data) == _initrd.expected_size(len(base.read_bytes()), archive, answers_first=True)
+    assert sha == hashlib.sha256(data).hexdigest()
+    assert _initrd.digest(str(base), archive, answers_first=True) == (size, sha)
+    fast = tmp_path / "fast"
+    _initrd.write_file(str(base), archive, str(fast), answers_first=True)
+    assert fast.read_bytes() == data
+    assert _initrd.matches(str(base), archive, str(fast), answers_first=True) == sha
+    assert _initrd.same_content(str(base), archive, str(fast), answers_first=True)
+    # the other order is other content: a guest switched between PV and HVM gets a new file
+    assert not _initrd.same_content(str(base), archive, str(fast))
+    appended = tmp_path / "appended"
+    _initrd.write_file(str(base), archive, str(appended))
+    assert appended.read_bytes()[:2] == b"\x1f\x8b"
+    assert not _initrd.same_content(str(base), archive, str(appended), answers_first=True)
+
+
 def test_matches_only_the_exact_expected_bytes(tmp_path):
     base = tmp_path / "initrd"
     base.write_bytes(os.urandom(2 * _cpio.CHUNK + 3))
