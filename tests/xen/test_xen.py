@@ -308,7 +308,7 @@ XML_PLAYBOOK = """\
 - hosts: dom0
   gather_facts: false
   tasks:
-    - name: Define a guest as the install phase does ({virt_type})
+    - name: Define a guest as the install phase does ({virt_type}), then the same again
       unattended.virt.domain:
         uri: {uri}
         name: {name}
@@ -330,33 +330,11 @@ XML_PLAYBOOK = """\
         metadata:
           phase: installing
         state: present
-      register: first
-    - name: The same again
-      unattended.virt.domain:
-        uri: {uri}
-        name: {name}
-        virt_type: {virt_type}
-        memory: 256
-        vcpus: 1
-        boot:
-          kernel: /var/lib/unattended-virt/xmlcheck-vmlinuz
-          initrd: /var/lib/unattended-virt/xmlcheck-initrd.img
-          cmdline: "{console} panic=-1"
-        disks:
-          - pool: default
-            volume: {name}.qcow2
-            format: qcow2
-        interfaces:
-          - network: default
-        console_log: /var/lib/unattended-virt/{name}-console.log
-        on_reboot: destroy
-        metadata:
-          phase: installing
-        state: present
-      register: second
+      loop: [first, second]
+      register: defined
     - name: Keep both results for the test
       ansible.builtin.copy:
-        content: "{{{{ {{'first': first, 'second': second}} | to_json }}}}"
+        content: "{{{{ {{'first': defined.results[0], 'second': defined.results[1]}} | to_json }}}}"
         dest: {out}
         mode: "0600"
       delegate_to: localhost
