@@ -9,6 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+import shlex
+
 from ansible.errors import AnsibleFilterError
 
 # The modules' Python libraries, as each family packages them for its system Python.
@@ -78,7 +81,49 @@ def hypervisor_choice(accelerators):
     return "qemu"
 
 
+_ARGS_LINE = re.compile(r"^\s*XENCONSOLED_ARGS=(.*)$", re.M)
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+XEN_CONSOLE_DIR = "/var/log/xen/console"   # xenconsoled's default
+
+
+def hypervisor_xenconsoled(settings):
+    """From the text of a Debian dom0's /etc/default/xen: ``{line, log_dir, logs}``, the
+    ``XENCONSOLED_ARGS`` line that has xenconsoled log guest consoles (the one there, as it is,
+    when it does already: ``--log=guest`` or ``all``; otherwise its words with ``--log=guest``,
+    or ``--log=all`` in place of ``--log=hv``), and the folder it logs them to."""
+    found = _ARGS_LINE.findall(settings or "")
+    current = found[-1].strip() if found else ""   # the shell keeps the last assignment
+    try:
+        # the value the shell assigns, then split into words as xenconsoled gets it ($XENCONSOLED_ARGS unquoted)
+        words = " ".join(shlex.split(current)).split()
+    except ValueError as err:
+        raise AnsibleFilterError("cannot read XENCONSOLED_ARGS=%s in Xen's settings (%s): edit it by hand" % (current, err))
+    mode, log_dir, kept = "none", XEN_CONSOLE_DIR, []
+    index = 0
+    while index < len(words):
+        name, equals, value = words[index].partition("=")
+        if name in ("--log", "--log-dir") and not equals and index + 1 < len(words):
+            equals, value = "=", words[index + 1]   # the value as the next word
+            index += 1
+        if name == "--log" and equals:
+            mode = value                             # given again below
+        elif name == "--log-dir" and equals:
+            log_dir = value
+            kept.append("--log-dir=" + value)
+        else:
+            kept.append(words[index])
+        index += 1
+    if mode in ("guest", "all"):
+        return dict(line="XENCONSOLED_ARGS=" + current, log_dir=log_dir, logs=mode)
+    odd = [word for word in kept if not _PLAIN_WORD.match(word)]
+    if odd:
+        raise AnsibleFilterError("XENCONSOLED_ARGS in Xen's settings holds %s, which this role does not rewrite: add "
+                                 "--log=guest to it by hand" % ", ".join(repr(word) for word in odd))
+    logs = "all" if mode == "hv" else "guest"
+    return dict(line='XENCONSOLED_ARGS="%s"' % " ".join(kept + ["--log=" + logs]), log_dir=log_dir, logs=logs)
+
+
 class FilterModule(object):
     def filters(self):
         return dict(hypervisor_plan=hypervisor_plan, hypervisor_missing=hypervisor_missing,
-                    hypervisor_choice=hypervisor_choice)
+                    hypervisor_choice=hypervisor_choice, hypervisor_xenconsoled=hypervisor_xenconsoled)

@@ -13,6 +13,8 @@ import os
 import subprocess
 import time
 
+from ansible_collections.unattended.virt.plugins.module_utils import _xen_console
+
 QEMU_BINARIES = ("/usr/bin/qemu-system-x86_64", "/usr/libexec/qemu-kvm", "/usr/bin/qemu-kvm")
 
 
@@ -55,4 +57,6 @@ def probe():
     """The accelerators of this host, as domain_info reports them."""
     qemu = qemu_binary()
     usable, reason = kvm_usable(qemu)
-    return dict(kvm=dict(usable=usable, reason=reason), xen_dom0=xen_dom0(), tcg=qemu is not None)
+    dom0 = xen_dom0()
+    return dict(kvm=dict(usable=usable, reason=reason), xen_dom0=dom0, tcg=qemu is not None,
+                xen_guest_logs=_xen_console.guest_logs_dir() if dom0 else None)

@@ -49,6 +49,15 @@ def _option(argv, name):
     return value
 
 
+def guest_logs_dir(proc=None):
+    """The folder the running xenconsoled writes guest consoles to, or None when none runs or
+    it keeps no guest logs."""
+    argv = _xenconsoled_argv(proc or PROC)
+    if argv is None or (_option(argv, "log") or "none") not in ("guest", "all"):
+        return None
+    return _option(argv, "log-dir") or DEFAULT_LOG_DIR
+
+
 def guest_log(name, proc=None):
     """The file xenconsoled writes Xen domain ``name``'s console to; InvalidInput when no
     xenconsoled runs here or it keeps no guest logs (the install could not be watched)."""
@@ -56,8 +65,9 @@ def guest_log(name, proc=None):
     if argv is None:
         raise InvalidInput("a Xen PV guest's console goes to xenconsoled, and no xenconsoled runs on this host",
                            hint="Start Xen's toolstack daemons (xencommons); " + CONFIG_HINT)
-    mode = _option(argv, "log") or "none"
-    if mode not in ("guest", "all"):
+    folder = guest_logs_dir(proc)
+    if folder is None:
         raise InvalidInput("a Xen PV guest's console goes to xenconsoled, which runs here with --log=%s and so keeps "
-                           "no log of it: the installer of %s could not be watched" % (mode, name), hint=CONFIG_HINT)
-    return os.path.join(_option(argv, "log-dir") or DEFAULT_LOG_DIR, "guest-%s.log" % name)
+                           "no log of it: the installer of %s could not be watched" % (_option(argv, "log") or "none", name),
+                           hint=CONFIG_HINT)
+    return os.path.join(folder, "guest-%s.log" % name)

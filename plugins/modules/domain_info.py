@@ -290,6 +290,14 @@ host:
         xen_dom0:
           description: Whether the host is a running Xen dom0.
           type: bool
+        xen_guest_logs:
+          description:
+            - On a Xen dom0, the folder where C(xenconsoled) writes guest consoles (C(guest-NAME.log)); null
+              when it keeps none (it runs without C(--log=guest)) or the host is no dom0.
+            - The install of a Xen PV guest is watched in that log, since libxl hands a PV console to
+              C(xenconsoled) whatever the domain's console element says.
+          type: str
+          sample: /var/log/xen/console
         tcg:
           description: Whether a QEMU binary for emulation (TCG) is installed.
           type: bool

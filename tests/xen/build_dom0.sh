@@ -48,10 +48,7 @@ printf '127.0.0.1 localhost\n127.0.1.1 dom0\n' > "$R/etc/hosts"
 printf 'nameserver 10.0.2.3\n' > "$R/etc/resolv.conf"
 printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' > "$R/etc/fstab"
 echo 'export LD_PRELOAD=/usr/local/lib/uvlab-vme.so' >> "$R/etc/default/libvirtd"
-# PV consoles to files (xenconsoled does not make the folder): libxl gives a PV console to
-# xenconsoled whatever the domain's <console> says
-echo 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"' >> "$R/etc/default/xen"
-install -d -m 750 "$R/var/log/xen/console"
+# xenconsoled as Debian installs it, without guest console logs: the hypervisor role turns them on
 sed -i 's/^\([1-6]:.*getty.*\)/#\1/' "$R/etc/inittab"   # no terminals to log in on
 printf 'hvc:2345:respawn:/sbin/getty -L 115200 hvc0 vt100\n' >> "$R/etc/inittab"
 chroot "$R" ssh-keygen -A >/dev/null

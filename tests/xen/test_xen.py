@@ -214,6 +214,10 @@ def test_hvm_guest_installed_by_direct_kernel_boot(lab):
     the tree's images/pxeboot kernel, the guest is redefined for disk boot and comes up from it."""
     proc, seconds = lab.provision_once_more_on_flake([{"name": HVM, "location": lab.location()}], "hvm")
     _installed(lab, proc, HVM)
+    # the hypervisor role turned on xenconsoled's guest console logs, which a PV install is watched in
+    settings = lab.dom0.read("/etc/default/xen")
+    assert 'XENCONSOLED_ARGS="--log=guest"' in settings, settings[-800:]
+    assert "--log=guest" in lab.dom0.ssh("tr '\\0' ' ' < /proc/$(cat /run/xenconsoled.pid)/cmdline").stdout
     lab.figures["hvm_install"] = round(seconds)
     note("FIGURE HVM install through provision (role prepare + install + final define + start) %.0f s" % seconds)
     with open(os.path.join(lab.workdir, "hvm-install-console.log"), "w") as handle:

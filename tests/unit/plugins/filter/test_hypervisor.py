@@ -4,7 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.unattended.virt.plugins.filter.hypervisor import (
-    hypervisor_choice, hypervisor_missing, hypervisor_plan,
+    hypervisor_choice, hypervisor_missing, hypervisor_plan, hypervisor_xenconsoled,
 )
 
 MODULE_LIBRARIES = {"python3-libvirt", "python3-lxml", "python3-jmespath", "python3-pycdlib"}
@@ -74,3 +74,34 @@ def test_the_package_query_tells_what_is_missing(family, output):
     assert "python3-lxml" not in missing and "python3-libvirt" in missing
     assert ("libvirt-clients" not in missing) if family == "Debian" else ("libvirt-client" not in missing)
     assert hypervisor_missing("".join("%s installed\n" % p for p in plan["packages"]), plan["packages"]) == []
+
+
+@pytest.mark.parametrize("settings, line, log_dir", [
+    ("", 'XENCONSOLED_ARGS="--log=guest"', "/var/log/xen/console"),
+    ("# a comment\n#XENCONSOLED_ARGS=--log=all\nXENSTORED_ARGS=\n", 'XENCONSOLED_ARGS="--log=guest"', "/var/log/xen/console"),
+    ('XENCONSOLED_ARGS="--timestamp=all --log none"\n', 'XENCONSOLED_ARGS="--timestamp=all --log=guest"', "/var/log/xen/console"),
+    ("XENCONSOLED_ARGS='--log=hv --log-dir /srv/xen'\n", 'XENCONSOLED_ARGS="--log-dir=/srv/xen --log=all"', "/srv/xen"),
+    ('XENCONSOLED_ARGS="--log=guest"\nXENCONSOLED_ARGS=\n', 'XENCONSOLED_ARGS="--log=guest"', "/var/log/xen/console"),
+])
+def test_xenconsoled_args_gain_guest_logs_and_keep_the_rest(settings, line, log_dir):
+    result = hypervisor_xenconsoled(settings)
+    assert (result["line"], result["log_dir"]) == (line, log_dir)
+
+
+@pytest.mark.parametrize("settings", [
+    "XENCONSOLED_ARGS='--log=guest'\n",                              # kept as the admin wrote it
+    'XENCONSOLED_ARGS="--log-dir=/srv/c --log all"  \n',
+])
+def test_xenconsoled_args_that_log_guests_already_are_left_as_they_are(settings):
+    result = hypervisor_xenconsoled(settings)
+    assert "XENCONSOLED_ARGS=" + settings.split("=", 1)[1].strip() == result["line"]
+    assert hypervisor_xenconsoled(result["line"] + "\n")["line"] == result["line"]   # idempotent
+
+
+@pytest.mark.parametrize("settings, message", [
+    ('XENCONSOLED_ARGS="--log=none\n', "cannot read XENCONSOLED_ARGS"),
+    ('XENCONSOLED_ARGS="--pid-file=\'/run/x y.pid\'"\n', "does not rewrite"),
+])
+def test_xenconsoled_args_it_cannot_rewrite_are_refused_with_what_to_do(settings, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        hypervisor_xenconsoled(settings)
