@@ -48,7 +48,7 @@ cleanup() {
   return 0
 }
 trap cleanup EXIT
-if [ "$what" != sanity ] && [ "$what" != unit ]; then
+if [ "$what" != sanity ] && [ "$what" != unit ] && [ "$what" != lint ]; then
   joined_rig=1
   rig_join
 fi
