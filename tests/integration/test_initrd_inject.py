@@ -29,6 +29,7 @@ PLAYBOOK = """\
         src: "{{ base_initrd }}"
         dest: "{{ guest_initrd }}"
         checksum: true
+        answers_first: "{{ answers_first | default(false) }}"
         files:
           - path: "{{ kickstart_result.initrd_path }}"
             src: "{{ kickstart_result.path }}"
@@ -59,15 +60,18 @@ def serial_text(log):
         return handle.read().decode("utf-8", "replace")
 
 
-def test_kickstart_injected_into_standin_initrd_installs(libvirt_conn, prefix, workdir, fixtures):
-    name = prefix + "inject-ks"
+@pytest.mark.parametrize("answers_first", [False, True], ids=["appended", "answers-first"])
+def test_kickstart_injected_into_standin_initrd_installs(libvirt_conn, prefix, workdir, fixtures, answers_first):
+    """Both layouts boot: the answers after the installer's gzip'd initrd, and before it (for Xen
+    PV, whose domain builder refuses the first): the kernel unpacks both archives either way."""
+    name = prefix + "inject-ks" + ("-first" if answers_first else "")
     token = prefix + "ks-done"
     variables = dict(
         kickstart_dest=os.path.join(workdir, name + ".ks"), kickstart_hostname="ks-guest.example.test",
         kickstart_root_password="Injected-Root-Pw-1", kickstart_password_rounds=5000,
         kickstart_post="echo KS-POST-RAN-%s\n" % prefix, kickstart_success_token=token,
         base_initrd=uvtest.STANDIN_INITRD, guest_initrd=os.path.join(workdir, name + "-initrd.img"),
-        result_file=os.path.join(workdir, name + "-result.json"),
+        result_file=os.path.join(workdir, name + "-result.json"), answers_first=answers_first,
     )
     proc, result = run_play(workdir, name, variables)
     assert "Injected-Root-Pw-1" not in proc.stdout
@@ -76,7 +80,12 @@ def test_kickstart_injected_into_standin_initrd_installs(libvirt_conn, prefix, w
         ks_sha = hashlib.sha256(handle.read()).hexdigest()
     assert ks["sha256"] == ks_sha and injected["changed"] is True
     with open(variables["guest_initrd"], "rb") as handle:
-        assert injected["sha256"] == hashlib.sha256(handle.read()).hexdigest()
+        data = handle.read()
+    assert injected["sha256"] == hashlib.sha256(data).hexdigest()
+    with open(uvtest.STANDIN_INITRD, "rb") as handle:
+        base = handle.read()
+    assert base[:2] == b"\x1f\x8b"   # gzip, like distributions' initrds
+    assert data.endswith(base) if answers_first else data.startswith(base)
     assert oct(os.stat(variables["guest_initrd"]).st_mode & 0o777) == "0o600"
 
     disk = os.path.join(workdir, name + ".img")
