@@ -318,6 +318,17 @@ def _platform(conn, before, request, virt_type, uri):
     return platform
 
 
+def _start(dom, name):
+    try:
+        _call("start", name, dom.create)
+    except LibvirtFailure as err:
+        if dom.connect().getType() != "Xen" or err.hint:
+            raise
+        # libvirt says only "libxenlight failed to create new domain": the why is in these logs
+        raise LibvirtFailure(err.msg, hint="libxl's log of the start is /var/log/libvirt/libxl/%s.log on the host; a PV "
+                                           "guest that boots its disk through pygrub has /var/log/xen/bootloader.*.log too" % name)
+
+
 def _set_run_state(dom, state, request, check_mode):
     """Start (or resume) for state=running, shut down for state=shutoff; whether it changes."""
     name = request.name
@@ -327,7 +338,7 @@ def _set_run_state(dom, state, request, check_mode):
             if current == "paused":
                 _call("resume", name, dom.resume)
             else:
-                _call("start", name, dom.create)
+                _start(dom, name)
         return True
     if state == "shutoff" and current in ACTIVE_STATES:
         if not check_mode:
