@@ -9,6 +9,9 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bash "$UV_REPO/scripts/setup.sh"
 bash "$UV_REPO/bench/setup.sh"
+"$UV_REPO/tests/fixtures/build.sh"
+rig_join   # a libvirtd at qemu:///system, shared with test runs; stopped at the end if this run started it
+trap rig_leave EXIT
 RESULTS=${UV_BENCH_RESULTS:-$UV_WORK/bench-results}
 mkdir -p "$RESULTS"
 export PYTHONPATH=$UV_COLLECTIONS

@@ -12,36 +12,6 @@ T0=$SECONDS
 "$UV_REPO/tests/fixtures/build.sh"
 export PATH="$UV_VENV/bin:$PATH" PYTHONPATH="$UV_COLLECTIONS" ANSIBLE_COLLECTIONS_PATH="$UV_COLLECTIONS"
 
-# Test runs share the rig: each one is listed in rig-users while it runs, and the last one out
-# stops the rig if a test run started it (one that found a libvirtd of its own starts and stops
-# nothing), so a run never loses libvirtd to another run that ends first.
-RIG_USERS=$UV_RUN/rig-users
-rig_join() {
-  mkdir -p "$RIG_USERS"
-  (
-    flock 9
-    touch "$RIG_USERS/$$"
-    if "$UV_REPO/scripts/rig.sh" answers; then
-      log "a libvirtd already answers at qemu:///system: using it"
-    else
-      "$UV_REPO/scripts/rig.sh" start 9>&-   # libvirtd must not inherit the lock
-      touch "$RIG_USERS.started"
-    fi
-  ) 9>"$RIG_USERS.lock"
-}
-rig_leave() {
-  (
-    flock 9
-    rm -f "$RIG_USERS/$$"
-    for user in "$RIG_USERS"/*; do
-      [ -e "$user" ] && ! kill -0 "${user##*/}" 2>/dev/null && rm -f "$user"   # a run that was killed
-    done
-    if [ -z "$(ls -A "$RIG_USERS")" ] && [ -e "$RIG_USERS.started" ]; then
-      rm -f "$RIG_USERS.started"
-      "$UV_REPO/scripts/rig.sh" stop 9>&-
-    fi
-  ) 9>"$RIG_USERS.lock"
-}
 joined_rig=""
 cleanup() {
   [ -n "$joined_rig" ] && rig_leave

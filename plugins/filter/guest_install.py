@@ -22,7 +22,7 @@ from ansible_collections.unattended.virt.plugins.module_utils._errors import Inv
 from ansible_collections.unattended.virt.plugins.module_utils._metadata import not_installed_reason, not_ours_reason
 from ansible_collections.unattended.virt.plugins.module_utils._pxe import BOOT_FILE, guest_mac
 from ansible_collections.unattended.virt.plugins.module_utils._sources import split_credentials
-from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
+from ansible_collections.unattended.virt.plugins.module_utils._sizes import parse_size
 from ansible_collections.unattended.virt.plugins.module_utils._tree import normalize_arch
 
 STATES = ("running", "shutoff", "absent")

@@ -24,7 +24,7 @@ import re
 import string
 
 from ansible_collections.unattended.virt.plugins.filter.guest_install import guest_install_result
-from ansible_collections.unattended.virt.plugins.module_utils._storage import parse_size
+from ansible_collections.unattended.virt.plugins.module_utils._sizes import parse_size
 from ansible_collections.unattended.virt.plugins.module_utils._tree import VOLUME_FORMATS
 
 # The answer-file format of each installer install_media reports (tree.installer): what the tree

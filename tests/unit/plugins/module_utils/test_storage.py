@@ -2,7 +2,7 @@
 import pytest
 from lxml import etree
 
-from ansible_collections.unattended.virt.plugins.module_utils import _libvirt, _storage
+from ansible_collections.unattended.virt.plugins.module_utils import _libvirt, _sizes, _storage
 from ansible_collections.unattended.virt.plugins.module_utils._errors import InvalidInput, LibvirtFailure
 
 G = 1 << 30
@@ -37,7 +37,7 @@ NODE = """<node>
     ("1048576B", M), (1073741824, G), (" 4G ", 4 * G), ("0.5T", 512 * G),
 ])
 def test_sizes_parse_in_binary_units(value, expected):
-    assert _storage.parse_size(value) == expected
+    assert _sizes.parse_size(value) == expected
 
 
 @pytest.mark.parametrize("value, message", [
@@ -49,24 +49,24 @@ def test_sizes_parse_in_binary_units(value, expected):
 ])
 def test_bad_sizes_are_refused_with_a_reason(value, message):
     with pytest.raises(InvalidInput, match=message):
-        _storage.parse_size(value)
+        _sizes.parse_size(value)
 
 
 def test_small_plain_number_hints_at_units():
     with pytest.raises(InvalidInput) as info:
-        _storage.parse_size("20")
+        _sizes.parse_size("20")
     assert "20G" in info.value.hint
 
 
 @pytest.mark.parametrize("count, text", [(20 * G, "20G"), (512 * M, "512M"), (3 * G // 2, "1536M"),
                                          (1 << 40, "1T"), (1000, "1000")])
 def test_human_size(count, text):
-    assert _storage.human_size(count) == text
+    assert _sizes.human_size(count) == text
 
 
 @pytest.mark.parametrize("count, rounded", [(M, M), (M + 1, M + 1024), (M + 1023, M + 1024), (M + 1024, M + 1024)])
 def test_capacity_rounds_up_to_kib(count, rounded):
-    assert _storage.round_to_grain(count) == rounded
+    assert _sizes.round_to_grain(count) == rounded
     assert _storage.VolumeRequest("p", "v", capacity=count).capacity == rounded
 
 
