@@ -6,8 +6,9 @@
 Runs on the controller.  The watching itself happens on the host, in rounds of
 unattended.virt.install_batch step=wait (one module run per progress_interval for the whole
 batch, looking at the guests every poll_interval): the end of an install is seen within
-a fraction of a second, and each round prints where every guest is.  It never changes a
-guest."""
+a fraction of a second, and each round prints where every guest is.  With finish, each guest is
+finished by the round that sees its outcome (install_batch step=wait finish=true): the batch costs
+the host no module run of its own to finish."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,13 +28,10 @@ RETRIES = 5
 
 ARGUMENT_SPEC = dict(
     uri=dict(type="str", default="qemu:///system"),
-    guests=dict(type="list", elements="dict", required=True, options=dict(
-        name=dict(type="str", required=True),
-        console_log=dict(type="str", required=True),
-        token=dict(type="str", default="", no_log=False),
-        started=dict(type="int"),
-        timeout=dict(type="int", default=3600),
-    )),
+    # each guest as install_batch step=wait takes it (its spec checks the keys)
+    guests=dict(type="list", elements="dict", required=True),
+    finish=dict(type="bool", default=False),
+    work_dir=dict(type="path"),
     poll_interval=dict(type="float", default=0.5),
     progress_interval=dict(type="int", default=15),
     tail_lines=dict(type="int", default=20),
@@ -54,6 +52,9 @@ class ActionModule(ActionBase):
         pending = {}
         for guest in args["guests"]:
             guest = dict(guest)
+            if not guest.get("name"):
+                result.update(failed=True, msg="every guest needs a name")
+                return result
             if guest.get("started") is None:
                 guest["started"] = now
             pending[guest["name"]] = guest
@@ -63,6 +64,7 @@ class ActionModule(ActionBase):
             res = self._execute_module(
                 module_name="unattended.virt.install_batch", task_vars=task_vars, wrap_async=False,
                 module_args={"step": "wait", "uri": args["uri"], "guests": [pending[n] for n in sorted(pending)],
+                             "finish": args["finish"], "work_dir": args["work_dir"],
                              "wait_seconds": max(1, args["progress_interval"]),
                              "poll_interval": args["poll_interval"], "tail_lines": args["tail_lines"]})
             if res.get("failed"):
@@ -81,12 +83,12 @@ class ActionModule(ActionBase):
                     display.display("[%s] %s: installing, %s, console: %s" % (
                         host, name, elapsed_text(item.get("elapsed", 0)), item.get("last_line") or "(nothing yet)"))
                     continue
-                outcomes[name] = dict((k, item.get(k)) for k in ("result", "reason", "seconds", "console_tail"))
+                outcomes[name] = dict((k, item.get(k)) for k in ("result", "reason", "seconds", "console_tail", "finished"))
                 pending.pop(name, None)
                 display.display("[%s] %s: %s after %s%s" % (
                     host, name, item["result"], elapsed_text(item.get("seconds") or 0),
                     "" if item["result"] == "installed" else " - " + (item.get("reason") or "")))
-        result.update(changed=False, guests=outcomes,
+        result.update(changed=any(o.get("finished") for o in outcomes.values()), guests=outcomes,
                       installed=sorted(n for n, o in outcomes.items() if o["result"] == "installed"),
                       failed_guests=sorted(n for n, o in outcomes.items() if o["result"] != "installed"))
         return result

@@ -311,26 +311,37 @@ def guest_install_started(started, batch):
                 "console_log": guest["console_log"], "state": guest["state"], "virt_type": guest["virt_type"],
                 "disk": dict((key, value) for key, value in guest["disk"].items() if value is not None),
             })
-    wait = [{"name": item["name"], "console_log": item["install_log"], "started": item["started"],
-             "timeout": item["timeout"], "token": item["token"] if item["confirm_token"] else ""}
+    # the wait finishes each guest as soon as its outcome is seen: it takes what the finish takes
+    wait = [dict(_finish_entry(item), install_log=item["install_log"], timeout=item["timeout"],
+                 confirm_token=bool(item["confirm_token"]))
             for item in waiting]
     return {"results": results, "waiting": waiting, "wait": wait}
 
 
+def _finish_entry(item):
+    """What install_batch's finish takes for a waited-for guest (the wait's outcome aside)."""
+    return {"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
+            "oemdrv": item.get("oemdrv"), "cidata": item.get("cidata"), "disk": item["disk"], "console_log": item["console_log"],
+            "state": item["state"], "virt_type": item.get("virt_type") or "hvm",
+            "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": batch_pxe(item)}
+
+
 def guest_install_finishes(waiting, outcomes):
-    """install_batch finish's guests: each waited-for guest with the wait's outcome for it."""
-    return [{"name": item["name"], "token": item["token"], "started": item["started"], "initrd": item["initrd"],
-             "oemdrv": item.get("oemdrv"), "cidata": item.get("cidata"), "disk": item["disk"], "console_log": item["console_log"], "state": item["state"],
-             "virt_type": item.get("virt_type") or "hvm",
-             "method": item.get("method") or "kernel", "mac": item.get("mac"), "pxe": batch_pxe(item),
-             "outcome": (outcomes or {}).get(item["name"]) or {"result": "failed", "reason": "not waited for"}}
-            for item in waiting]
+    """install_batch finish's guests: each waited-for guest the wait did not finish itself, with the
+    wait's outcome for it (its per-guest files must go whatever became of it)."""
+    outcomes = outcomes or {}
+    return [dict(_finish_entry(item), outcome=outcomes.get(item["name"]) or {"result": "failed", "reason": "not waited for"})
+            for item in waiting if not (outcomes.get(item["name"]) or {}).get("finished")]
 
 
-def guest_install_finished(finished, waiting, check_mode=False):
-    """The results of a batch's finish; in check mode (nothing was started or finished) each
-    guest to wait for as "would install"."""
-    results = [guest_install_result(item) for item in finished]
+def guest_install_finished(finished, waiting, check_mode=False, waited=None):
+    """The results of a batch's finish, those the wait finished (``waited``, install_wait's
+    ``guests``) first; in check mode (nothing was started or finished) each guest to wait for as
+    "would install"."""
+    waited = waited or {}
+    results = [guest_install_result(dict(waited[item["name"]], name=item["name"]))
+               for item in waiting if (waited.get(item["name"]) or {}).get("finished")]
+    results += [guest_install_result(item) for item in finished]
     if check_mode:
         results += [guest_install_result(item, "would install") for item in waiting]
     return results

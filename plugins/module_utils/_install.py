@@ -258,6 +258,10 @@ def _failed(name, err, **extra):
     return out
 
 
+def _finished_by_this_install(meta, token):
+    return bool(token) and meta is not None and meta.get("phase") == "installed" and meta.get("token") == token
+
+
 def _finished_unseen(meta, install_log):
     """True when an install-phase guest shut off after printing its token: its run has not
     finished it yet (or was stopped before it could), but the install itself succeeded."""
@@ -350,11 +354,15 @@ def _start_guest(conn, guest, now, check_mode):
 
 
 # --------------------------------------------------------------------------- wait
-def wait_round(conn, guests, seconds, poll=0.5, tail_lines=20, clock=time.time, sleep=time.sleep):
-    """Watch ``guests`` (name, console_log, token, started, timeout) for up to ``seconds``.
+def wait_round(conn, guests, seconds, poll=0.5, tail_lines=20, clock=time.time, sleep=time.sleep, on_outcome=None):
+    """Watch ``guests`` (name, console_log, token, confirm_token, started, timeout) for up to ``seconds``.
 
     Returns (outcomes {name: outcome with seconds}, progress {name: {elapsed, last_line}}
-    of those still installing).  Returns as soon as every guest has an outcome."""
+    of those still installing).  Returns as soon as every guest has an outcome.  Each outcome
+    goes through ``on_outcome(guest, outcome)`` as soon as it is seen, when given (what it
+    returns is the outcome kept).  A guest whose domain is already defined as installed by this
+    install (its token) was finished before (an earlier round, or a run that joined it) and
+    counts as installed."""
     pending = dict((g["name"], g) for g in guests)
     outcomes = {}
     deadline = clock() + seconds
@@ -362,15 +370,17 @@ def wait_round(conn, guests, seconds, poll=0.5, tail_lines=20, clock=time.time, 
         now = clock()
         for name in sorted(pending):
             guest = pending[name]
-            dom = _domain.lookup(conn, name)
-            state = _domain.state_name(dom) if dom is not None else None
+            dom, state, meta = _domain_now(conn, name)
             elapsed = now - guest["started"]
-            ended = state in ENDED or state is None or elapsed > guest["timeout"]
-            outcome = judge(state, read_tail(guest["console_log"]) if ended else "", guest["token"],
-                            elapsed, guest["timeout"], tail_lines)
+            if _finished_by_this_install(meta, guest["token"]):
+                outcome = {"result": "installed", "reason": "", "console_tail": []}
+            else:
+                ended = state in ENDED or dom is None or elapsed > guest["timeout"]
+                outcome = judge(state, read_tail(guest["console_log"]) if ended else "",
+                                guest["token"] if guest.get("confirm_token", True) else "", elapsed, guest["timeout"], tail_lines)
             if outcome is not None:
                 outcome["seconds"] = int(round(elapsed))
-                outcomes[name] = outcome
+                outcomes[name] = on_outcome(guest, outcome) if on_outcome else outcome
                 del pending[name]
         if not pending or clock() >= deadline:
             break

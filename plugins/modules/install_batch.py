@@ -24,7 +24,8 @@ description:
     is ours.
   - O(step=wait) watches the guests for up to O(wait_seconds). A guest that shut off counts as installed
     when its console log holds C(UNATTENDED-VIRT-INSTALLED <token>), as the built-in answer files print
-    at their end. It returns as soon as every guest has an outcome.
+    at their end. It returns as soon as every guest has an outcome. With O(finish=true) it finishes each
+    guest as soon as its outcome is seen, as O(step=finish) does, in the same run.
   - O(step=finish) removes each guest's per-guest initrd and answer-file volume (they hold secrets) whatever the
     outcome. Then it
     defines every installed guest to boot from its disk (C(phase=installed)), started or shut off as
@@ -57,8 +58,16 @@ options:
       - Created mode C(0711) when missing, so that QEMU running as its own user reaches the
         per-guest files by name (they are C(0600), and libvirt lends them to QEMU while it runs),
         and nobody else can list them.
-      - Required with O(step=start) and O(step=finish).
+      - Required with O(step=start), O(step=finish), and O(step=wait) with O(finish=true).
     type: path
+  finish:
+    description:
+      - With O(step=wait), finish each guest in this run as soon as its outcome is seen, as O(step=finish)
+        does, and return the finish's result for it (RV(guests[].finished)). Saves the host the module run
+        of O(step=finish), and an installed guest boots from its disk while the others still install.
+      - The guests then need what O(step=finish) needs, and O(guests[].install_log), the log watched.
+    type: bool
+    default: false
   wait_seconds:
     description: With O(step=wait), how long to watch before returning the guests still installing.
     type: int
@@ -87,9 +96,15 @@ options:
           - The success token of the guest's answer file.
           - With O(step=start), the token of this new install.
           - With O(step=wait) and O(step=finish), the token RV(guests[].token) that start returned.
-          - With O(step=wait), empty to accept any guest that shut off.
+          - With O(step=wait), empty to accept any guest that shut off (or see O(guests[].confirm_token)).
         type: str
         default: ""
+      confirm_token:
+        description:
+          - With O(step=wait), whether the console log must show O(guests[].token). V(false) accepts any
+            guest that shut off (an answer file of the user's own, which prints no token).
+        type: bool
+        default: true
       started:
         description: With O(step=wait) and O(step=finish), RV(guests[].started) of the start step.
         type: int
@@ -106,12 +121,14 @@ options:
         type: int
         default: 0
       install_log:
-        description: Path of the serial console log during the install phase.
+        description:
+          - Path of the serial console log during the install phase.
+          - With O(step=wait) and O(finish=true), the log watched.
         type: path
       console_log:
         description:
-          - With O(step=wait), the log to watch (the install log).
-          - With O(step=finish), the serial console log of the installed guest.
+          - With O(step=wait), the log to watch (the install log), unless O(finish=true).
+          - With O(step=finish), and O(step=wait) with O(finish=true), the serial console log of the installed guest.
         type: path
       initrd:
         description:
@@ -295,7 +312,7 @@ options:
             type: bool
             default: false
       outcome:
-        description: With O(step=finish), the guest's outcome as O(step=wait) returned it.
+        description: With O(step=finish), the guest's outcome as O(step=wait) returned it (without O(finish=true)).
         type: dict
       state:
         description: With O(step=finish), the power state the installed guest is left in.
@@ -360,7 +377,8 @@ guests:
         - O(step=start) gives C(started), C(joined) (another run's install of this guest is under way, or has
           finished unseen; wait for it with its RV(guests[].token)), C(installed) (another run finished it)
           or C(failed).
-        - O(step=wait) gives C(installed), C(failed) or C(installing) (still going when the round ended).
+        - O(step=wait) gives C(installed), C(failed) or C(installing) (still going when the round ended); with
+          O(finish=true), C(unchanged) too, as O(step=finish) gives it.
         - O(step=finish) gives C(installed), C(unchanged) (another run finished it) or C(failed).
         - O(step=locate) gives C(located), or C(unreachable) when O(guests[].port) did not answer in time.
       type: str
@@ -379,6 +397,9 @@ guests:
     seconds:
       description: With O(step=wait) and O(step=finish), seconds the install took.
       type: int
+    finished:
+      description: With O(step=wait) and O(finish=true), whether the guest was finished in this run (true for every guest that is not C(installing)).
+      type: bool
     elapsed:
       description: With O(step=wait), seconds since the install started, for a guest still installing.
       type: int
@@ -451,6 +472,7 @@ RECONNECT_SECONDS = 60
 NEEDS = {
     "start": ("token", "install_log", "answer", "location", "memory", "vcpus", "disk"),
     "wait": ("started", "console_log"),
+    "wait+finish": ("token", "started", "initrd", "console_log", "install_log"),
     "finish": ("token", "started", "initrd", "console_log", "outcome"),
     "locate": (),
 }
@@ -464,11 +486,13 @@ def argument_spec():
         step=dict(type="str", choices=["start", "wait", "finish", "locate"], required=True),
         work_dir=dict(type="path"),
         wait_seconds=dict(type="int", default=15),
+        finish=dict(type="bool", default=False),
         poll_interval=dict(type="float", default=0.5),
         tail_lines=dict(type="int", default=20),
         guests=dict(type="list", elements="dict", required=True, options=dict(
             name=dict(type="str", required=True),
             token=dict(type="str", default="", no_log=False),
+            confirm_token=dict(type="bool", default=True),
             started=dict(type="int"),
             timeout=dict(type="int", default=3600),
             port=dict(type="int", default=0),
@@ -520,6 +544,7 @@ def argument_spec():
 
 
 def check_guests(step, guests):
+    """Names listed once, each guest with what ``step`` ("start", ..., "wait+finish") needs."""
     names = set()
     for guest in guests:
         if guest["name"] in names:
@@ -537,11 +562,23 @@ def check_guests(step, guests):
 
 
 def wait(module, connection):
-    """step=wait: one watch round over the guests; each installed, failed or still installing."""
+    """step=wait: one watch round over the guests; each installed, failed or still installing.
+    With finish, each guest is finished (under the host lock) as soon as its outcome is seen."""
     params = module.params
     guests = params["guests"]
-    outcomes, progress = _install.wait_round(connection.get(), guests, max(0, params["wait_seconds"]),
-                                             poll=max(0.05, params["poll_interval"]), tail_lines=params["tail_lines"])
+    on_outcome, watched = None, guests
+    if params["finish"]:
+        by_name = dict((guest["name"], guest) for guest in guests)
+        watched = [dict(guest, console_log=guest["install_log"]) for guest in guests]
+
+        def on_outcome(guest, outcome):
+            with _install.host_lock(params["work_dir"]):
+                result = _retried(connection, lambda conn, one: _install.finish_guest(conn, one, module.check_mode),
+                                  dict(by_name[guest["name"]], outcome=outcome))
+            return dict(result, finished=True)
+    outcomes, progress = _install.wait_round(connection.get(), watched, max(0, params["wait_seconds"]),
+                                             poll=max(0.05, params["poll_interval"]), tail_lines=params["tail_lines"],
+                                             on_outcome=on_outcome)
     out = []
     for guest in guests:
         name = guest["name"]
@@ -549,7 +586,7 @@ def wait(module, connection):
             out.append(dict(outcomes[name], name=name))
         else:
             out.append(dict(progress[name], name=name, result="installing", reason=""))
-    return dict(changed=False, guests=out)
+    return dict(changed=any(item.get("finished") for item in out), guests=out)
 
 
 def start(module, connection):
@@ -582,36 +619,40 @@ def locate(module, connection):
 OPERATIONS = {"start": start, "wait": wait, "finish": finish, "locate": locate}
 
 
+def _retried(connection, operation, guest):
+    """``operation(conn, guest)``, once more on a new connection when libvirtd closed ours in the
+    middle of it (it was restarted): start and finish are safe to run again."""
+    result = operation(connection.get(), guest)
+    if result["result"] == "failed" and connection.lost():
+        result = operation(connection.get(), guest)
+    return result
+
+
 def _each_guest_under_lock(module, connection, operation):
     """``operation(conn, guest)`` for every guest, under the host lock of work_dir."""
     work_dir = module.params["work_dir"]
-
-    def one(guest):
-        result = operation(connection.get(), guest)
-        if result["result"] == "failed" and connection.lost():
-            # libvirtd closed the connection in the middle of this guest (it was restarted):
-            # start and finish are safe to run again, on a new connection
-            result = operation(connection.get(), guest)
-        return result
     if not os.path.isdir(work_dir) and not module.check_mode:
         # Others may pass through but not list it: QEMU runs as its own user on most hosts
         # (libvirt-qemu, qemu) and opens its per-guest initrd (0600, lent to it by libvirt) by name.
         os.makedirs(work_dir, 0o711)
     # check mode changes nothing, so it needs no lock (nor a work folder to put it in)
     with _install.host_lock(work_dir) if os.path.isdir(work_dir) else contextlib.nullcontext():
-        return [one(guest) for guest in module.params["guests"]]
+        return [_retried(connection, operation, guest) for guest in module.params["guests"]]
 
 
 def main():
     module = LibvirtModule(argument_spec(),
-                           required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"])])
+                           required_if=[("step", "start", ["work_dir"]), ("step", "finish", ["work_dir"]),
+                                        ("finish", True, ["work_dir"])])
     params = module.params
-    # start and finish change guests: they wait out a libvirtd restart; install_wait retries wait rounds itself.
+    # start and finish (also inside a wait) change guests: they wait out a libvirtd restart; install_wait
+    # retries wait rounds itself.
     # locate only reads, but libvirt lets a read-only connection ask its leases and ARP, not the guest agent.
     waiting = params["step"] == "wait"
-    connection = Connection(params["uri"], readonly=waiting, patience=0 if waiting else RECONNECT_SECONDS)
+    watching_only = waiting and not params["finish"]
+    connection = Connection(params["uri"], readonly=watching_only, patience=0 if watching_only else RECONNECT_SECONDS)
     try:
-        check_guests(params["step"], params["guests"])
+        check_guests("wait+finish" if waiting and params["finish"] else params["step"], params["guests"])
         result = OPERATIONS[params["step"]](module, connection)
     except Exception as err:  # pylint: disable=broad-except
         module.fail_from(err, changed=False)

@@ -21,7 +21,9 @@ description:
   - A guest that shut off counts as installed only when its console log holds the line
     C(UNATTENDED-VIRT-INSTALLED <token>) that the built-in answer files print as their last step;
     otherwise it is failed, with the tail of its console log.
-  - Never changes a guest; a guest out of time is left as it is.
+  - Changes a guest only with O(finish=true), which finishes each guest in the round that sees its outcome,
+    as M(unattended.virt.install_batch) with O(unattended.virt.install_batch#module:step=finish) does, so that
+    the batch needs no module run of its own to finish. A guest out of time is left as it is.
   - This is an action plugin; it runs on the controller and reads the host through its connection.
 version_added: 0.1.0
 author:
@@ -42,13 +44,22 @@ options:
         type: str
         required: true
       console_log:
-        description: Path of the guest's serial console log on the host.
+        description:
+          - Path of the guest's serial console log on the host, watched.
+          - With O(finish=true), the console log of the installed guest; O(guests[].install_log) is watched.
         type: str
         required: true
+      install_log:
+        description: With O(finish=true), the console log of the install phase, watched.
+        type: str
       token:
         description: The success token of the guest's answer file; empty to accept any shut-off guest.
         type: str
         default: ""
+      confirm_token:
+        description: Whether the console log must show O(guests[].token); V(false) accepts any shut-off guest.
+        type: bool
+        default: true
       started:
         description: When the install started, in seconds since the epoch; default now.
         type: int
@@ -56,6 +67,16 @@ options:
         description: Seconds the install may take, counted from O(guests[].started).
         type: int
         default: 3600
+  finish:
+    description:
+      - Finish each guest in the round that sees its outcome. The guests then carry what
+        M(unattended.virt.install_batch) takes for O(unattended.virt.install_batch#module:step=finish)
+        (initrd, disk, state, ...), passed on as they are.
+    type: bool
+    default: false
+  work_dir:
+    description: With O(finish=true), the folder of the per-guest files and of the host lock.
+    type: path
   poll_interval:
     description: Seconds between two looks at the guests, on the host.
     type: float
@@ -76,7 +97,7 @@ attributes:
     description: Runs on the controller; reads the host through its connection.
   check_mode:
     support: full
-    description: Only reads state.
+    description: Only reads state; with O(finish=true), each finish says what it would do and changes nothing.
   diff_mode:
     support: none
     description: Changes nothing, so there is nothing to show.
@@ -102,11 +123,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 guests:
-  description: Outcome per guest name.
+  description:
+    - Outcome per guest name. With O(finish=true), the finish's result (C(installed), C(unchanged) or
+      C(failed)) with C(finished=true), for each guest the rounds finished.
   returned: always
   type: dict
   sample:
-    web1: {result: installed, seconds: 412, reason: "", console_tail: ["UNATTENDED-VIRT-INSTALLED 4f2kq9x1"]}
+    web1: {result: installed, seconds: 412, reason: "", console_tail: ["UNATTENDED-VIRT-INSTALLED 4f2kq9x1"], finished: false}
 installed:
   description: Names of the guests whose install was confirmed.
   returned: always

@@ -92,7 +92,15 @@ def run_until(inventory, tmpdir, triggers, sig, delay=0.0, timeout=300):
         if time.monotonic() > deadline:
             break
     try:
-        rest = proc.communicate(timeout=60)[0]
+        rest = proc.communicate(timeout=5)[0]
+    except subprocess.TimeoutExpired:
+        # Now and then ansible-playbook lets a SIGINT pass and runs on to the end (seen once in four
+        # runs of this test, right after a task started): pressed again, as someone at a terminal would.
+        if fired:
+            os.killpg(proc.pid, sig)
+        rest = None
+    try:
+        rest = rest if rest is not None else proc.communicate(timeout=60)[0]
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         rest = proc.communicate()[0]
@@ -148,9 +156,12 @@ KILL_POINTS = [
                                               r"^(changed|ok): "], signal.SIGKILL, 0.0),
     # 0.5 s: the stand-in installs in about 4 s on an idle machine; a later interrupt can land
     # after the wait, and then the last point below is never reached
+    # The wait finishes each guest (its final define) in the round that sees its installer done, so this
+    # is the last point with work left.  Ctrl-C stops ansible-playbook, not the round on the host (Ansible
+    # runs it in a session of its own): that round may still finish the guests whose installers end
+    # before it does (2 s rounds here); the rerun joins and finishes the others.  A round that dies after
+    # finishing some guests is run again and counts them as installed (test_install.py).
     ("during the wait", [r"TASK \[unattended\.virt\.guest_install : Wait for the installs"], signal.SIGINT, 0.5),
-    ("right after the final define", [r"TASK \[unattended\.virt\.guest_install : Finish the batch",
-                                      r"^(changed|ok): "], signal.SIGKILL, 0.0),
 ]
 
 

@@ -238,9 +238,13 @@ def test_wait_and_finish_take_what_start_returned():
     ], batch)
     assert [(r["name"], r["result"]) for r in started["results"]] == [("c", "failed"), ("d", "unchanged")]
     assert [w["name"] for w in started["waiting"]] == ["a", "b"]
-    assert started["wait"][0] == {"name": "a", "console_log": "/srv/uv/a-install.log", "started": 10.0,
-                                  "timeout": 3600, "token": ""}   # confirm_token false: no token to look for
-    assert started["wait"][1]["token"] == "tb"
+    # the wait watches the install log and finishes each guest itself: it takes what the finish takes
+    wait_a = started["wait"][0]
+    assert (wait_a["install_log"], wait_a["console_log"], wait_a["started"], wait_a["timeout"]) == (
+        "/srv/uv/a-install.log", "/srv/uv/a-console.log", 10.0, 3600)
+    assert wait_a["token"] == "ta" and wait_a["confirm_token"] is False   # not looked for in the log
+    assert started["wait"][1]["token"] == "tb" and started["wait"][1]["confirm_token"] is True
+    assert wait_a["initrd"] == "/srv/uv/a-initrd.img" and wait_a["disk"]["name"] and wait_a["state"]
     finishes = guest_install_finishes(started["waiting"], {"a": {"result": "finished", "seconds": 9}})
     assert finishes[0]["outcome"] == {"result": "finished", "seconds": 9}
     assert finishes[1]["outcome"] == {"result": "failed", "reason": "not waited for"}
@@ -250,6 +254,21 @@ def test_wait_and_finish_take_what_start_returned():
     assert results == [{"name": "a", "result": "installed", "seconds": 9, "reason": ""}]
     checked = guest_install_finished([], started["waiting"], check_mode=True)
     assert [(r["name"], r["result"]) for r in checked] == [("a", "would install"), ("b", "would install")]
+
+
+def test_the_guests_the_wait_finished_need_no_finish_step():
+    batch = batch_of({"name": "a", "location": "u"}, {"name": "b", "location": "u"}, {"name": "c", "location": "u"})
+    started = guest_install_started([{"name": n, "result": "started", "token": "t" + n, "started": 1} for n in "abc"], batch)
+    waited = {"a": {"result": "installed", "seconds": 7, "reason": "", "finished": True},
+              "b": {"result": "failed", "seconds": 3, "reason": "no token", "console_tail": ["oops"], "finished": True},
+              "c": {"result": "failed", "seconds": None, "reason": "could not read the guest's state: gone"}}
+    finishes = guest_install_finishes(started["waiting"], waited)
+    assert [item["name"] for item in finishes] == ["c"]   # its initrd still holds secrets: the finish step removes it
+    results = guest_install_finished([{"name": "c", "result": "failed", "seconds": None, "reason": "could not read"}],
+                                     started["waiting"], False, waited)
+    assert results == [{"name": "a", "result": "installed", "seconds": 7, "reason": ""},
+                       {"name": "b", "result": "failed", "seconds": 3, "reason": "no token", "console_tail": ["oops"]},
+                       {"name": "c", "result": "failed", "seconds": None, "reason": "could not read"}]
 
 
 def test_every_planned_guest_has_a_result():

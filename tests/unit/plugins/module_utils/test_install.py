@@ -210,6 +210,31 @@ def test_finish_of_a_failed_or_superseded_install(conn, tmp_path):
     assert _domain.ensure(conn, _domain.DomainRequest("g1"), True)["metadata"]["phase"] == "installing"
 
 
+def test_the_wait_finishes_each_guest_when_its_outcome_is_seen_and_a_retried_round_knows_it(conn, tmp_path):
+    define(conn, phase="installing", token="tok", started="100")   # shut off: its installer is done
+    log = tmp_path / "g1-install.log"
+    log.write_text("UNATTENDED-VIRT-INSTALLED tok\n")
+    watched = dict(name="g1", token="tok", started=100, timeout=10 ** 9, console_log=str(log))
+    seen = []
+
+    def on_outcome(one, outcome):
+        seen.append(outcome["result"])
+        return dict(_install.finish_guest(conn, dict(finishing(tmp_path, outcome), name=one["name"])), finished=True)
+    outcomes, progress = _install.wait_round(conn, [watched], 5, poll=0.01, on_outcome=on_outcome)
+    assert seen == ["installed"] and progress == {}
+    assert outcomes["g1"]["result"] == "installed" and outcomes["g1"]["finished"]
+    facts = _domain.ensure(conn, _domain.DomainRequest("g1"), True)
+    assert facts["metadata"]["phase"] == "installed" and facts["state"] == "shutoff"
+    # A round run again (the module run that finished it failed before it could say so): the guest,
+    # defined as installed by this very install, counts as installed, whatever its state or log.
+    log.write_text("")
+    again, _progress = _install.wait_round(conn, [watched], 5, poll=0.01)
+    assert again["g1"]["result"] == "installed"
+    # another install's token is not ours: a plain shut-off guest without our token in its log failed
+    other, _progress = _install.wait_round(conn, [dict(watched, token="other")], 5, poll=0.01)
+    assert other["g1"]["result"] == "failed"
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(name="a/b\n<x>"), "name"),
     (dict(answer=dict(path="../../etc/shadow", content="x", mode="0600")), ".."),
