@@ -31,6 +31,7 @@ ARGUMENT_SPEC = dict(
     # each guest as install_batch step=wait takes it (its spec checks the keys)
     guests=dict(type="list", elements="dict", required=True),
     finish=dict(type="bool", default=False),
+    locate=dict(type="bool", default=False),
     work_dir=dict(type="path"),
     poll_interval=dict(type="float", default=0.5),
     progress_interval=dict(type="int", default=15),
@@ -64,7 +65,7 @@ class ActionModule(ActionBase):
             res = self._execute_module(
                 module_name="unattended.virt.install_batch", task_vars=task_vars, wrap_async=False,
                 module_args={"step": "wait", "uri": args["uri"], "guests": [pending[n] for n in sorted(pending)],
-                             "finish": args["finish"], "work_dir": args["work_dir"],
+                             "finish": args["finish"], "locate": args["locate"], "work_dir": args["work_dir"],
                              "wait_seconds": max(1, args["progress_interval"]),
                              "poll_interval": args["poll_interval"], "tail_lines": args["tail_lines"]})
             if res.get("failed"):
@@ -84,6 +85,7 @@ class ActionModule(ActionBase):
                         host, name, elapsed_text(item.get("elapsed", 0)), item.get("last_line") or "(nothing yet)"))
                     continue
                 outcomes[name] = dict((k, item.get(k)) for k in ("result", "reason", "seconds", "console_tail", "finished"))
+                outcomes[name].update((k, item[k]) for k in ("macs", "addresses", "address_unknown") if k in item)
                 pending.pop(name, None)
                 display.display("[%s] %s: %s after %s%s" % (
                     host, name, item["result"], elapsed_text(item.get("seconds") or 0),

@@ -447,6 +447,8 @@ def guest_install_result(item, result=None):
            "reason": item.get("reason") or ""}
     if item.get("console_tail"):
         out["console_tail"] = item["console_tail"]
+    if "addresses" in item:   # located by the wait that finished it
+        out.update((key, item[key]) for key in ("macs", "addresses", "address_unknown"))
     return out
 
 

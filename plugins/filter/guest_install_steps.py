@@ -366,6 +366,8 @@ def guest_install_collect(plan, results, host_error="", located=None):
     where = dict((item["name"], item) for item in (located or {}).get("guests") or [])
     for item in out:
         found = where.get(item["name"])
+        if found is None and "addresses" in item:   # located by the wait that finished it
+            found = dict(item, result="located")
         if found is None or item["result"] == "failed":
             continue
         item.update(macs=found["macs"], addresses=found["addresses"], address_unknown=found["address_unknown"],
@@ -379,9 +381,12 @@ def guest_install_collect(plan, results, host_error="", located=None):
 
 def guest_install_locates(locate, results):
     """The guests install_batch step=locate looks for: those the plan wants running, but not
-    those that failed in this run."""
+    those that failed in this run, nor those the wait that finished them located already (unless
+    their port is to be waited for)."""
     failed = set(item["name"] for item in results or [] if item.get("result") == "failed")
-    return [guest for guest in locate or [] if guest["name"] not in failed]
+    located = set(item["name"] for item in results or [] if "addresses" in item)
+    return [guest for guest in locate or []
+            if guest["name"] not in failed and not (guest["name"] in located and not guest.get("port"))]
 
 
 def guest_install_converged(start_run, stop_run, remove_run):

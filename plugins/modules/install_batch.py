@@ -68,6 +68,13 @@ options:
       - The guests then need what O(step=finish) needs, and O(guests[].install_log), the log watched.
     type: bool
     default: false
+  locate:
+    description:
+      - With O(step=wait) and O(finish=true), also say where each guest finished and left running is, as
+        O(step=locate) does for a guest without O(guests[].port) (RV(guests[].macs), RV(guests[].addresses),
+        RV(guests[].address_unknown)), so that no run of O(step=locate) is needed for it.
+    type: bool
+    default: false
   wait_seconds:
     description: With O(step=wait), how long to watch before returning the guests still installing.
     type: int
@@ -411,7 +418,9 @@ guests:
       type: list
       elements: str
     macs:
-      description: With O(step=locate), the MAC address of each of the guest's interfaces.
+      description:
+        - With O(step=locate), and O(step=wait) with O(locate=true) for a guest it finished and left running, the MAC
+          address of each of the guest's interfaces (likewise RV(guests[].addresses) and RV(guests[].address_unknown)).
       type: list
       elements: str
     addresses:
@@ -487,6 +496,7 @@ def argument_spec():
         work_dir=dict(type="path"),
         wait_seconds=dict(type="int", default=15),
         finish=dict(type="bool", default=False),
+        locate=dict(type="bool", default=False),
         poll_interval=dict(type="float", default=0.5),
         tail_lines=dict(type="int", default=20),
         guests=dict(type="list", elements="dict", required=True, options=dict(
@@ -575,6 +585,9 @@ def wait(module, connection):
             with _install.host_lock(params["work_dir"]):
                 result = _retried(connection, lambda conn, one: _install.finish_guest(conn, one, module.check_mode),
                                   dict(by_name[guest["name"]], outcome=outcome))
+            if params["locate"] and result["result"] == "installed" and by_name[guest["name"]]["state"] == "running":
+                found = _reach.reach(connection.get(), [{"name": guest["name"], "port": 0}])[guest["name"]]
+                result.update(macs=found["macs"], addresses=found["addresses"], address_unknown=found["address_unknown"])
             return dict(result, finished=True)
     outcomes, progress = _install.wait_round(connection.get(), watched, max(0, params["wait_seconds"]),
                                              poll=max(0.05, params["poll_interval"]), tail_lines=params["tail_lines"],

@@ -74,6 +74,13 @@ options:
         (initrd, disk, state, ...), passed on as they are.
     type: bool
     default: false
+  locate:
+    description:
+      - With O(finish=true), also say where each guest finished and left running is (its C(macs),
+        C(addresses) and C(address_unknown) in RV(guests)), as M(unattended.virt.install_batch) does with
+        O(unattended.virt.install_batch#module:step=locate) for a guest without a port to wait for.
+    type: bool
+    default: false
   work_dir:
     description: With O(finish=true), the folder of the per-guest files and of the host lock.
     type: path

@@ -318,6 +318,26 @@ def test_running_guests_are_located_and_an_unreachable_one_fails():
     assert guest_install_collect(plan, results, "")[0]["result"] == "unchanged"   # check mode: no locate ran
 
 
+def test_a_guest_the_wait_located_needs_no_locate_step_unless_its_port_is_waited_for():
+    plan = guest_install_plan(
+        [{"name": "quiet", "location": "http://m/f/", "groups": ["db"]},
+         {"name": "ssh", "location": "http://m/f/", "reachable": {"wait": True}}],
+        [], DEFAULTS, uvtest.role_entry_options("guest_install", "guest"))
+    here = {"address": "192.168.150.30", "prefix": 24, "family": "ipv4", "mac": "52:54:00:00:00:03", "source": "lease"}
+    # what the wait returned for the guests it finished, through the role's result filter
+    waited = {"quiet": {"result": "installed", "seconds": 5, "reason": "", "finished": True, "macs": [here["mac"]],
+                        "addresses": [here], "address_unknown": ""},
+              "ssh": {"result": "installed", "seconds": 6, "reason": "", "finished": True, "macs": ["52:54:00:00:00:04"],
+                      "addresses": [], "address_unknown": "no lease yet"}}
+    waiting = [{"name": "quiet"}, {"name": "ssh"}]
+    results = guest_install_finished([], waiting, False, waited)
+    assert results[0]["addresses"] == [here] and results[1]["address_unknown"] == "no lease yet"
+    assert [g["name"] for g in guest_install_locates(plan["locate"], results)] == ["ssh"]
+    collected = dict((r["name"], r) for r in guest_install_collect(plan, results, "", {"guests": []}))
+    assert collected["quiet"]["addresses"] == [here] and collected["quiet"]["groups"] == ["db"]
+    assert collected["quiet"]["result"] == "installed"
+
+
 def test_converge_results_and_leftovers():
     guest = {"name": "x", "install_log": "/w/x-install.log", "console_log": "/w/x-console.log", "initrd": "/w/x-initrd.img"}
     start_run = {"results": [{"__guest_install_guest": {"name": "s"}, "changed": True}]}
