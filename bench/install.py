@@ -9,6 +9,12 @@ state: running).  Our side starts from an empty media cache every round, as virt
 always does.  Rounds alternate the order; medians, ratio, and where the time goes
 (phases: startup+detect, fetch, prepare+define+start, boot-to-shutoff, final define).
 
+It also measures the floor Ansible itself sets: a playbook with as many tasks and module runs as
+ours had (ansible.builtin.ping for each module run, a skipped debug for each other task), no guest,
+no libvirt.  That floor plus our guest's own boot-to-shutoff is the best any design made of
+that many Ansible tasks could do.  (Our boot-to-shutoff phase holds the final define and start of the
+installed guest now, done by the wait round that sees the installer end; virt-install's is the guest alone.)
+
     bash bench/setup.sh      # once: virtinst and the peer venv
     /var/tmp/unattended-virt/venv/bin/python bench/install.py [--rounds 3]
 """
@@ -60,6 +66,23 @@ def our_install(tree, name, root, pool_dir):
     return seconds, phases, proc.returncode == 0, common.module_runs(timing).get("local", 0), profile
 
 
+def ansible_floor(root, tasks, module_runs, rounds=3):
+    """Median seconds of a playbook of ``tasks`` tasks, ``module_runs`` of them a module run
+    (ping) on the local host, the others skipped: Ansible's own cost for a run of that shape."""
+    lines = ["- hosts: local", "  gather_facts: false", "  tasks:"]
+    for number in range(tasks):
+        if number < module_runs:
+            lines += ["    - name: module run %d" % number, "      ansible.builtin.ping:"]
+        else:
+            lines += ["    - name: task %d" % number, "      ansible.builtin.debug:", "        msg: x", "      when: false"]
+    playbook = os.path.join(root, "floor.yml")
+    with open(playbook, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    inventory = common.write_inventory(os.path.join(root, "inv-floor.json"), {"local": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}})
+    return common.median([common.run_playbook(playbook, inventory, root)[0] for _round in range(rounds)])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -75,6 +98,7 @@ def main():
     results = {"ours": [], "virt-install": []}
     runs = []
     profiles = []
+    task_counts = []
     try:
         for rnd, side in common.alternate(opts.rounds, ("ours", "virt-install")):
             name = "%s%s-%d" % (prefix, "ours" if side == "ours" else "vi", rnd)
@@ -82,6 +106,7 @@ def main():
             if side == "ours":
                 seconds, phases, ok, mods, profile = our_install(server.url, name, root, pool_dir)
                 profiles.append(profile)
+                task_counts.append(len(profile))
             else:
                 ks = os.path.join(root, "ks.cfg")
                 with open(ks, "w") as handle:
@@ -99,6 +124,9 @@ def main():
             print("round %d %-12s %6.1f s ok=%s bytes=%d state_after=%s  %s" % (
                 rnd, side, seconds, ok, sent, state,
                 " ".join("%s=%.1f" % (k, v) for k, v in phases.items())), flush=True)
+        floor_tasks = max(task_counts) if task_counts else 0
+        floor_runs = results["ours"][0]["module_runs"] if results["ours"] else 0
+        floor_s = ansible_floor(root, floor_tasks, floor_runs) if floor_tasks else float("nan")
     finally:
         server.stop()
         common.cleanup(prefix)
@@ -125,11 +153,17 @@ def main():
             "%21.1fs" % row["phases_median_s"][p] for p in common.PHASES), row["all_s"], row["ok"]))
     print("ratio ours/virt-install (median wall): %.2f  (goal <= 1.0)" % ratio)
     print("module runs of ours per install: %s" % summary["ours"]["module_runs"])
+    # the guest's own time, as virt-install's phases show it (ours holds the final define: see the docstring)
+    boot = summary["virt-install"]["phases_median_s"]["boot-to-shutoff"]
+    print("Ansible's floor for a run of %d tasks, %d of them module runs (ping; no guest): %.1f s; "
+          "with the guest's boot-to-shutoff (%.1f s): %.1f s = %.2f x virt-install" % (
+              floor_tasks, floor_runs, floor_s, boot, floor_s + boot, (floor_s + boot) / summary["virt-install"]["median_s"]))
     if profiles:
         print("profile of our last round (slowest tasks, seconds, module runs):")
         for secs, task, action, mods in profiles[-1][:14]:
             print("  %6.2f  %-60s %s x%d" % (secs, task[:60], action, mods))
     common.save("install", {"rounds": opts.rounds, "order": runs, "summary": summary, "ratio": ratio,
+                            "ansible_floor": {"tasks": floor_tasks, "module_runs": floor_runs, "seconds": floor_s},
                             "raw": results, "machine": info,
                             "profile_ours_last": profiles[-1] if profiles else []})
 
