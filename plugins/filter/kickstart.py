@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.unattended.virt.plugins.module_utils import _mirror
-from ansible_collections.unattended.virt.plugins.module_utils._answer_formats import (
-    autoinstall_errors, autoyast_errors, optional_library)
+from ansible_collections.unattended.virt.plugins.module_utils._answer_formats import autoinstall_errors, autoyast_errors
 from ansible_collections.unattended.virt.plugins.module_utils._tree import ANSWER_FILES, answer_args
 
 # The built-in template of each answer-file format (roles/kickstart/templates).
@@ -334,20 +333,20 @@ def kickstart_errors(text, version):
     """pykickstart's complaints about ``text`` for ``version`` (F40, RHEL9, ...): a list,
     empty when the kickstart is valid.  Warnings count as errors, as with ksvalidator.
     %include is not followed: included files exist only on the installer."""
-    parser_module = optional_library("pykickstart.parser")
-    if parser_module is None:
+    # imported here, not when the filters load: every task using one of them would pay for it
+    try:
+        from pykickstart.errors import KickstartError, KickstartParseWarning
+        from pykickstart.parser import KickstartParser
+        from pykickstart.version import makeVersion, versionMap
+    except ImportError:
         raise AnsibleFilterError("kickstart_errors needs pykickstart on the controller "
                                  "(pip install pykickstart)")
-    version_module = optional_library("pykickstart.version")
-    KickstartError = optional_library("pykickstart.errors").KickstartError  # pylint: disable=invalid-name
-    KickstartParseWarning = optional_library("pykickstart.errors").KickstartParseWarning  # pylint: disable=invalid-name
     try:
-        handler = version_module.makeVersion(str(version))
+        handler = makeVersion(str(version))
     except KickstartError:
-        known = sorted(name for name in version_module.versionMap if not name.startswith("DEVEL"))
+        known = sorted(name for name in versionMap if not name.startswith("DEVEL"))
         return ["unknown kickstart version %r; pykickstart knows %s" % (version, ", ".join(known))]
-    parser = parser_module.KickstartParser(handler, followIncludes=False, errorsAreFatal=True,
-                                           missingIncludeIsFatal=False)
+    parser = KickstartParser(handler, followIncludes=False, errorsAreFatal=True, missingIncludeIsFatal=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error", KickstartParseWarning)
         try:
@@ -396,12 +395,13 @@ def _salt(seed):
 def sha512_crypt(password, seed, rounds=656000):
     """The SHA-512 crypt ($6$) hash of ``password``, its salt derived from ``seed`` (never
     from the password) so that reruns give the same hash and the same file."""
-    passlib_hash = optional_library("passlib.hash")
-    if passlib_hash is None:
+    try:
+        from passlib.hash import sha512_crypt as passlib_sha512
+    except ImportError:
         raise AnsibleFilterError("sha512_crypt needs passlib on the controller (pip install passlib)")
     if not isinstance(password, str) or not password:
         raise AnsibleFilterError("sha512_crypt needs a non-empty password string")
-    return passlib_hash.sha512_crypt.using(salt=_salt(seed), rounds=int(rounds)).hash(password)
+    return passlib_sha512.using(salt=_salt(seed), rounds=int(rounds)).hash(password)
 
 
 def crypt_users(users, seed, rounds=656000):

@@ -11,7 +11,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import importlib
 import re
 
 try:
@@ -19,15 +18,9 @@ try:
 except ImportError:  # pragma: no cover - Ansible's own dependency
     yaml = None
 
-
-def optional_library(name):
-    """The module ``name``, or None when it is not installed.  Imported when a check needs it, not
-    when the filters load: every task that uses a filter of this collection loads them anew in its
-    own worker process, and heavy imports there cost every such task (0.2 s each, measured)."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+# jsonschema and lxml are imported by the check that needs them, not when the filters load: every
+# task that uses a filter of this collection loads the filter files anew in its own worker process,
+# and heavy imports there cost every such task (0.2 s each, measured).
 
 
 # ---------------------------------------------------------------- autoinstall (subiquity)
@@ -163,8 +156,9 @@ def autoinstall_errors(text):
     """What keeps subiquity from reading ``text`` as autoinstall user-data from a NoCloud volume:
     the ``#cloud-config`` first line, YAML syntax (no key twice), an ``autoinstall`` mapping, and
     that mapping against AUTOINSTALL_SCHEMA."""
-    jsonschema = optional_library("jsonschema")
-    if jsonschema is None:
+    try:
+        import jsonschema
+    except ImportError:
         return ["checking autoinstall needs the jsonschema Python library on the controller (pip install jsonschema)"]
     text = str(text)
     if text.split("\n", 1)[0].rstrip() != "#cloud-config":
@@ -195,7 +189,7 @@ AUTOYAST_REQUIRED = (
 
 
 def _local(element):
-    etree = optional_library("lxml.etree")
+    from lxml import etree
     return etree.QName(element).localname if isinstance(element.tag, str) else None
 
 
@@ -219,8 +213,9 @@ def autoyast_errors(text):
     """What keeps AutoYaST from reading ``text`` as its profile unattended: well-formed XML, a
     <profile> root in AutoYaST's namespace, config:type values that match their type, and the
     elements of AUTOYAST_REQUIRED."""
-    etree = optional_library("lxml.etree")
-    if etree is None:
+    try:
+        from lxml import etree
+    except ImportError:
         return ["checking an AutoYaST profile needs lxml on the controller (pip install lxml)"]
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
