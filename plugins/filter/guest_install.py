@@ -424,7 +424,7 @@ def _detail(item):
 
 def guest_install_summary(results_by_host):
     """Lines of the end-of-run table from ``{host: [result, ...]}`` where each result has
-    name, result (installed, unchanged, started, stopped, removed, failed), seconds and
+    name, result (installed, installing, unchanged, started, stopped, removed, failed), seconds and
     reason.  A host mapped to None or a string did not finish its run."""
     rows = [("HOST", "GUEST", "RESULT", "INSTALL TIME", "DETAIL")]
     for host in sorted(results_by_host):

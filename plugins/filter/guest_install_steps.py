@@ -334,16 +334,21 @@ def guest_install_finishes(waiting, outcomes):
             for item in waiting if not (outcomes.get(item["name"]) or {}).get("finished")]
 
 
-def guest_install_finished(finished, waiting, check_mode=False, waited=None):
+NOT_WAITED = "installer started; not waited for (guest_install_wait: false): the next run waits for it and finishes it"
+
+
+def guest_install_finished(finished, waiting, check_mode=False, waited=None, wait=True):
     """The results of a batch's finish, those the wait finished (``waited``, install_wait's
     ``guests``) first; in check mode (nothing was started or finished) each guest to wait for as
-    "would install"."""
+    "would install"; without the wait (``wait`` false) each started guest as "installing"."""
     waited = waited or {}
     results = [guest_install_result(dict(waited[item["name"]], name=item["name"]))
                for item in waiting if (waited.get(item["name"]) or {}).get("finished")]
     results += [guest_install_result(item) for item in finished]
     if check_mode:
         results += [guest_install_result(item, "would install") for item in waiting]
+    elif not wait:
+        results += [guest_install_result(dict(item, reason=NOT_WAITED, seconds=None), "installing") for item in waiting]
     return results
 
 

@@ -203,6 +203,36 @@ def test_install_rerun_and_remove_on_one_host(libvirt_conn, prefix, workdir, htt
     # the session's libvirt_conn fixture removes the pool and its volumes (prefix)
 
 
+def test_without_the_wait_the_next_run_finishes(libvirt_conn, prefix, workdir, http):
+    """guest_install_wait: false starts the installer and returns (result installing, the guest
+    running its installer, changed); the next run with the wait takes that install over and
+    finishes it, without a second fetch or a second installer."""
+    root = os.path.join(workdir, "nowait")
+    repo = http.url + "fedora/"
+    name = prefix + "nowait"
+    guests = [{"name": name, "location": repo, "state": "shutoff"}]
+    inventory = write_inventory(os.path.join(workdir, "nowait.json"), {"local": host_vars(
+        uvtest.URI, root, pool=prefix + "pool", guest_install_guests=guests, guest_install_wait=False)})
+    started = provision(inventory)
+    assert started.returncode == 0 and started.recap["local"]["changed"] > 0, show(started)
+    result, detail = summary_rows(started)[("local", name)]
+    assert result == "installing" and "next run" in detail, show(started)
+    facts = domain_facts(uvtest.URI, name)
+    assert facts["metadata"]["phase"] == "installing" and facts["state"] == "running", facts
+    token = facts["metadata"]["token"]
+    assert os.path.exists(os.path.join(root, "work", name + "-initrd.img"))   # the installer still reads it
+
+    write_inventory(inventory, {"local": host_vars(uvtest.URI, root, pool=prefix + "pool", guest_install_guests=guests)})
+    http.clear()
+    finished = provision(inventory)
+    print(show(finished))
+    assert finished.returncode == 0, show(finished)
+    assert summary_rows(finished)[("local", name)][0] == "installed", show(finished)
+    facts = assert_installed(uvtest.URI, name, root, workdir, repo, disk_name=name + ".qcow2")
+    assert facts["metadata"]["token"] == token and facts["state"] == "shutoff"   # the same install, finished
+    assert not [p for m, p in http.requests if p.endswith(("/vmlinuz", "/initrd.img"))], http.requests
+
+
 # --------------------------------------------------------------------------- a fleet
 @pytest.fixture(scope="module")
 def fleet_daemons(workdir, fixtures):

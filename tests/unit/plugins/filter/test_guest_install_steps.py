@@ -271,6 +271,18 @@ def test_the_guests_the_wait_finished_need_no_finish_step():
                        {"name": "c", "result": "failed", "seconds": None, "reason": "could not read"}]
 
 
+def test_without_the_wait_each_started_guest_is_installing():
+    batch = batch_of({"name": "a", "location": "u"}, {"name": "b", "location": "u"})
+    started = guest_install_started([{"name": "a", "result": "started", "token": "ta", "started": 1},
+                                     {"name": "b", "result": "joined", "token": "tb", "started": 1}], batch)
+    results = guest_install_finished([], started["waiting"], False, {}, wait=False)
+    assert [(r["name"], r["result"]) for r in results] == [("a", "installing"), ("b", "installing")]
+    assert "the next run waits for it" in results[0]["reason"]
+    # check mode starts nothing: still "would install"
+    checked = guest_install_finished([], started["waiting"], True, {}, wait=False)
+    assert [r["result"] for r in checked] == ["would install", "would install"]
+
+
 def test_every_planned_guest_has_a_result():
     plan = {"ok": ["same"], "failed": [{"name": "foreign", "reason": "not ours"}],
             "install": [{"name": "new"}, {"name": "lost"}], "start": [{"name": "off"}], "stop": [], "remove": []}
