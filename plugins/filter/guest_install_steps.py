@@ -386,9 +386,10 @@ def guest_install_collect(plan, results, host_error="", located=None):
 
 def guest_install_locates(locate, results):
     """The guests install_batch step=locate looks for: those the plan wants running, but not
-    those that failed in this run, nor those the wait that finished them located already (unless
-    their port is to be waited for)."""
-    failed = set(item["name"] for item in results or [] if item.get("result") == "failed")
+    those that failed in this run, nor those still running their installer (not waited for: the
+    addresses and ports would be the installer's), nor those the wait that finished them located
+    already (unless their port is to be waited for)."""
+    failed = set(item["name"] for item in results or [] if item.get("result") in ("failed", "installing"))
     located = set(item["name"] for item in results or [] if "addresses" in item)
     return [guest for guest in locate or []
             if guest["name"] not in failed and not (guest["name"] in located and not guest.get("port"))]

@@ -210,7 +210,7 @@ def test_without_the_wait_the_next_run_finishes(libvirt_conn, prefix, workdir, h
     root = os.path.join(workdir, "nowait")
     repo = http.url + "fedora/"
     name = prefix + "nowait"
-    guests = [{"name": name, "location": repo, "state": "shutoff"}]
+    guests = [{"name": name, "location": repo}]   # state running: not located while its installer runs
     inventory = write_inventory(os.path.join(workdir, "nowait.json"), {"local": host_vars(
         uvtest.URI, root, pool=prefix + "pool", guest_install_guests=guests, guest_install_wait=False)})
     started = provision(inventory)
@@ -229,7 +229,7 @@ def test_without_the_wait_the_next_run_finishes(libvirt_conn, prefix, workdir, h
     assert finished.returncode == 0, show(finished)
     assert summary_rows(finished)[("local", name)][0] == "installed", show(finished)
     facts = assert_installed(uvtest.URI, name, root, workdir, repo, disk_name=name + ".qcow2")
-    assert facts["metadata"]["token"] == token and facts["state"] == "shutoff"   # the same install, finished
+    assert facts["metadata"]["token"] == token and facts["state"] == "running"   # the same install, finished
     assert not [p for m, p in http.requests if p.endswith(("/vmlinuz", "/initrd.img"))], http.requests
 
 

@@ -281,6 +281,8 @@ def test_without_the_wait_each_started_guest_is_installing():
     # check mode starts nothing: still "would install"
     checked = guest_install_finished([], started["waiting"], True, {}, wait=False)
     assert [r["result"] for r in checked] == ["would install", "would install"]
+    # a guest still running its installer is not located: its address would be the installer's
+    assert guest_install_locates([{"name": "a", "port": 22}, {"name": "z"}], results) == [{"name": "z"}]
 
 
 def test_every_planned_guest_has_a_result():
