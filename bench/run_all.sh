@@ -2,8 +2,9 @@
 # Every benchmark of bench/, one after the other (never two at once: they would measure each
 # other), each comparison alternating its sides in the same invocation.  Output goes to the
 # terminal and to $UV_WORK/bench-results/<name>.log; figures as JSON beside them.
-# Not part of the test suite.  About 20-25 minutes on 2 cores.
-#   bash bench/run_all.sh [install fleet_n rerun fetch inject]
+# Not part of the test suite.  About 20-25 minutes on 2 cores; fleet_scale (10 private hosts
+# behind a 100 Mbit/s link, about 40 minutes more) runs only when named.
+#   bash bench/run_all.sh [install fleet_n rerun fetch inject fleet_scale]
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "$0")/../scripts/common.sh"
@@ -24,6 +25,7 @@ for name in "${which[@]}"; do
     rerun) args=(--rounds 3) ;;
     fetch) args=(--mib 256 --rounds 5) ;;
     inject) args=(--mb 150 --rounds 5) ;;
+    fleet_scale) args=(--hosts 1,2,5,10 --peer-hosts 1,10) ;;
     *) log "unknown bench $name"; exit 2 ;;
   esac
   log "bench/$name.py ${args[*]} (load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import concurrent.futures
 import contextlib
 import fcntl
 import glob
@@ -269,14 +270,16 @@ def _finished_unseen(meta, install_log):
     return bool(token) and judge("shutoff", read_tail(install_log), token, 0, 1)["result"] == "installed"
 
 
-def start_guest(conn, guest, now, check_mode=False):
+def start_guest(conn, guest, now, check_mode=False, launches=None):
     """Start the install of one guest, or join the install another run has under way.
 
     ``result`` is ``started``, ``joined`` (another run's installer runs, or has finished
     and awaits its last step: wait for it with its token), ``installed`` (another run
-    finished it meanwhile) or ``failed``."""
+    finished it meanwhile) or ``failed``.  With ``launches`` (a list), everything but the
+    domain's start is done here and ``(name, launch)`` is appended for launch_all, so that the
+    installers of a batch start side by side."""
     try:
-        return _start_guest(conn, guest, now, check_mode)
+        return _start_guest(conn, guest, now, check_mode, launches)
     except UnattendedVirtError as err:
         failed = _failed(guest["name"], err)
         if check_mode:
@@ -284,7 +287,7 @@ def start_guest(conn, guest, now, check_mode=False):
         return failed
 
 
-def _start_guest(conn, guest, now, check_mode):
+def _start_guest(conn, guest, now, check_mode, launches=None):
     name = guest["name"]
     dom, state, meta = _domain_now(conn, name)
     # the plan refused these already; read again under the lock, they are refused again
@@ -346,11 +349,42 @@ def _start_guest(conn, guest, now, check_mode):
         _storage.ensure_volume(conn, _volume_request(guest))
         if xen_console:
             _xen_pv_install_log(guest, xen_console)
-        _ensure(conn, name, state="running")
+        if launches is None:
+            _ensure(conn, name, state="running")
     except BaseException:
         _remove_files(guest_files(guest))
         raise
+    if launches is not None:
+        launches.append((name, lambda launch_conn: _launch(launch_conn, guest)))
     return _started(guest, "started", token, started, metadata)
+
+
+def _launch(conn, guest):
+    try:
+        _ensure(conn, guest["name"], state="running")
+    except BaseException:
+        _remove_files(guest_files(guest))
+        raise
+
+
+LAUNCH_WORKERS = 4   # QEMU's start-up is most of a start; more at once only queue for the cores
+
+
+def launch_all(conn, launches):
+    """Run the ``launches`` start_guest collected, several at once on ``conn``; ``{name: failed
+    result}`` of the installers that did not start (their per-guest files removed)."""
+    def one(item):
+        name, launch = item
+        try:
+            launch(conn)
+        except UnattendedVirtError as err:
+            return name, _failed(name, err)
+        return name, None
+
+    if not launches:
+        return {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(LAUNCH_WORKERS, len(launches))) as pool:
+        return dict((name, failed) for name, failed in pool.map(one, launches) if failed is not None)
 
 
 # --------------------------------------------------------------------------- wait

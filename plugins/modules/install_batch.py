@@ -19,9 +19,10 @@ description:
   - O(step=start), for each guest, in this order. The answer file goes into a per-guest copy of the
     installer initrd (mode C(0600)), or onto the guest's O(guests[].oemdrv) or O(guests[].cidata) volume. The
     guest is defined for its install phase (direct kernel boot, C(on_reboot=destroy), console logged to
-    O(guests[].install_log), metadata C(phase=installing) with a fresh token). Then its disk is created, and
-    the installer is started. Defining before creating the disk is what lets a later run know that the disk
-    is ours.
+    O(guests[].install_log), metadata C(phase=installing) with a fresh token). Then its disk is created.
+    Defining before creating the disk is what lets a later run know that the disk is ours. Once every guest
+    of the batch is ready, their installers start, up to four at once (a guest whose installer cannot start
+    fails alone, its per-guest initrd removed).
   - O(step=wait) watches the guests for up to O(wait_seconds). A guest that shut off counts as installed
     when its console log holds C(UNATTENDED-VIRT-INSTALLED <token>), as the built-in answer files print
     at their end. It returns as soon as every guest has an outcome. With O(finish=true) it finishes each
@@ -603,9 +604,21 @@ def wait(module, connection):
 
 
 def start(module, connection):
-    """step=start: each guest's installer started (or joined, or found installed)."""
+    """step=start: each guest's installer started (or joined, or found installed); the
+    installers of the batch start side by side once every guest is ready to."""
+    launches = None if module.check_mode else []
+
+    def launch_all(out):
+        failed = _install.launch_all(connection.get(), launches)
+        by_name = dict((guest["name"], guest) for guest in module.params["guests"])
+        for index, item in enumerate(out):
+            if item["name"] in failed:
+                out[index] = failed[item["name"]]
+                if connection.lost():   # cut off by a libvirtd restart: the whole start once more, on a new connection
+                    out[index] = _install.start_guest(connection.get(), by_name[item["name"]], time.time())
+
     out = _each_guest_under_lock(module, connection, lambda conn, guest: _install.start_guest(
-        conn, guest, time.time(), module.check_mode))
+        conn, guest, time.time(), module.check_mode, launches), then=None if module.check_mode else launch_all)
     return dict(changed=any(item["result"] == "started" for item in out), guests=out)
 
 
@@ -641,8 +654,9 @@ def _retried(connection, operation, guest):
     return result
 
 
-def _each_guest_under_lock(module, connection, operation):
-    """``operation(conn, guest)`` for every guest, under the host lock of work_dir."""
+def _each_guest_under_lock(module, connection, operation, then=None):
+    """``operation(conn, guest)`` for every guest, then ``then(results)``, under the host lock of
+    work_dir."""
     work_dir = module.params["work_dir"]
     if not os.path.isdir(work_dir) and not module.check_mode:
         # Others may pass through but not list it: QEMU runs as its own user on most hosts
@@ -650,7 +664,10 @@ def _each_guest_under_lock(module, connection, operation):
         os.makedirs(work_dir, 0o711)
     # check mode changes nothing, so it needs no lock (nor a work folder to put it in)
     with _install.host_lock(work_dir) if os.path.isdir(work_dir) else contextlib.nullcontext():
-        return [_retried(connection, operation, guest) for guest in module.params["guests"]]
+        results = [_retried(connection, operation, guest) for guest in module.params["guests"]]
+        if then is not None:
+            then(results)
+        return results
 
 
 def main():

@@ -212,7 +212,7 @@ def test_without_the_wait_the_next_run_finishes(libvirt_conn, prefix, workdir, h
     name = prefix + "nowait"
     guests = [{"name": name, "location": repo}]   # state running: not located while its installer runs
     inventory = write_inventory(os.path.join(workdir, "nowait.json"), {"local": host_vars(
-        uvtest.URI, root, pool=prefix + "pool", guest_install_guests=guests, guest_install_wait=False)})
+        uvtest.URI, root, pool=prefix + "nowait-pool", guest_install_guests=guests, guest_install_wait=False)})
     started = provision(inventory)
     assert started.returncode == 0 and started.recap["local"]["changed"] > 0, show(started)
     result, detail = summary_rows(started)[("local", name)]
@@ -222,7 +222,7 @@ def test_without_the_wait_the_next_run_finishes(libvirt_conn, prefix, workdir, h
     token = facts["metadata"]["token"]
     assert os.path.exists(os.path.join(root, "work", name + "-initrd.img"))   # the installer still reads it
 
-    write_inventory(inventory, {"local": host_vars(uvtest.URI, root, pool=prefix + "pool", guest_install_guests=guests)})
+    write_inventory(inventory, {"local": host_vars(uvtest.URI, root, pool=prefix + "nowait-pool", guest_install_guests=guests)})
     http.clear()
     finished = provision(inventory)
     print(show(finished))

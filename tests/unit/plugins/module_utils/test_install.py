@@ -420,3 +420,23 @@ def test_a_xen_pv_install_fails_before_anything_is_defined_when_xenconsoled_keep
     assert "xenconsoled" in result["reason"] and "--log=guest" in result["reason"]
     assert "g1" not in [dom.name() for dom in conn.listAllDomains()]
     assert sorted(os.listdir(str(tmp_path))) == ["base.img", "proc"]
+
+
+def test_a_batch_is_made_ready_first_and_its_installers_started_side_by_side(conn, tmp_path):
+    launches = []
+    guests = [guest(tmp_path, name=n, initrd=str(tmp_path / (n + "-initrd.img")), install_log=str(tmp_path / (n + ".log")),
+                    disk=dict(pool="default-pool", name=n + ".img", size="16M", format="raw", reuse=False))
+              for n in ("g1", "g2", "g3")]
+    results = [_install.start_guest(conn, g, 100, launches=launches) for g in guests]
+    assert [r["result"] for r in results] == ["started"] * 3
+    # defined, disk and initrd written, not running yet
+    assert [conn.lookupByName(n).isActive() for n in ("g1", "g2", "g3")] == [0, 0, 0]
+    assert all(os.path.exists(g["initrd"]) for g in guests)
+    assert [name for name, _launch in launches] == ["g1", "g2", "g3"]
+    # one installer cannot start (its domain went meanwhile): it alone fails, its secrets go
+    conn.lookupByName("g2").undefine()
+    failed = _install.launch_all(conn, launches)
+    assert list(failed) == ["g2"] and failed["g2"]["result"] == "failed" and failed["g2"]["reason"], failed
+    assert not os.path.exists(guests[1]["initrd"])
+    assert [conn.lookupByName(n).isActive() for n in ("g1", "g3")] == [1, 1]
+    assert _install.launch_all(conn, []) == {}
