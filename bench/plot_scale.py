@@ -16,6 +16,7 @@ COLOURS = {"ours": "#1f6f3f", "virt-install loop": "#b03020", "community.libvirt
 # the two peers' lines lie on each other: one wide and pale, the other dashed on top
 STROKES = {"ours": 'stroke-width="2"', "virt-install loop": 'stroke-width="6" stroke-opacity="0.45"',
            "community.libvirt virt_install": 'stroke-width="2" stroke-dasharray="6,4"'}
+WIDTH, HEIGHT, PAD = 380, 300, 56
 
 
 def tick_step(top):
@@ -25,15 +26,19 @@ def tick_step(top):
         if top / (step * factor) <= 6:
             return step * factor
     return step * 10
-WIDTH, HEIGHT, PAD = 380, 300, 56
 
 
 def panel(rows, key, scale, label, left):
     """One panel's SVG elements: ``key`` of each row (divided by ``scale``) against its hosts."""
     hosts = sorted(set(r["hosts"] for r in rows))
     top = max(r[key] for r in rows) / scale * 1.08
-    x_of = lambda h: left + PAD + (h - 0) * (WIDTH - PAD - 16) / float(max(hosts))   # noqa: E731
-    y_of = lambda v: 16 + (HEIGHT - PAD - 16) * (1 - v / top)                        # noqa: E731
+
+    def x_of(count):
+        return left + PAD + count * (WIDTH - PAD - 16) / float(max(hosts))
+
+    def y_of(value):
+        return 16 + (HEIGHT - PAD - 16) * (1 - value / top)
+
     out = ['<text x="%d" y="12" font-size="12" text-anchor="middle">%s</text>' % (left + WIDTH / 2, label),
            '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (left + PAD, HEIGHT - PAD, left + WIDTH - 16, HEIGHT - PAD),
            '<line x1="%d" y1="16" x2="%d" y2="%d" stroke="black"/>' % (left + PAD, left + PAD, HEIGHT - PAD)]

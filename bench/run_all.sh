@@ -25,7 +25,7 @@ for name in "${which[@]}"; do
     rerun) args=(--rounds 3) ;;
     fetch) args=(--mib 256 --rounds 5) ;;
     inject) args=(--mb 150 --rounds 5) ;;
-    fleet_scale) args=(--hosts 1,2,5,10 --peer-hosts 1,10) ;;
+    fleet_scale) args=(--hosts "1,2,5,10" --peer-hosts "1,10") ;;
     *) log "unknown bench $name"; exit 2 ;;
   esac
   log "bench/$name.py ${args[*]} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
