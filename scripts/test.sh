@@ -73,8 +73,11 @@ case "$what" in
   all)  # every stage runs, so one report shows every failure; any failure fails the command
     failed=()
     sanity || failed+=(sanity)
+    log "sanity done at $((SECONDS - T0)) s"
     lint || failed+=(lint)
-    run_pytest tests/unit tests/integration "$@" || failed+=(pytest)
+    log "lint done at $((SECONDS - T0)) s"
+    # the slowest tests named at the end: where the suite's time goes, in every CI and newcomer log
+    run_pytest --durations=20 tests/unit tests/integration "$@" || failed+=(pytest)
     if [ ${#failed[@]} -gt 0 ]; then
       log "FAILED stages: ${failed[*]} (after $((SECONDS - T0)) s)"
       exit 1
