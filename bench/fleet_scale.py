@@ -39,40 +39,13 @@ from functools import partial
 
 import common
 import uvtest
+from fleet_n import CL_PLAYBOOK, GUEST   # the same guests and the same peer playbook as on one host
 
 sys.path.insert(0, os.path.join(common.REPO, "tests"))
 import fleet  # noqa: E402  (private libvirt daemons)
 
 GUESTS_PER_HOST = 10
-GUEST = {"memory": 256, "vcpus": 1, "disk_gib": 1}
 LINK_BITS = 100e6
-
-CL_PLAYBOOK = """---
-- name: community.libvirt virt_install, one task looping over the host's guests
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Install each guest
-      community.libvirt.virt_install:
-        uri: "{{ bench_uri }}"
-        name: "{{ item }}"
-        memory: %(memory)d
-        vcpus: %(vcpus)d
-        virt_type: qemu
-        osinfo:
-          detect: true
-          require: false
-        location: "{{ bench_tree }}"
-        initrd_inject: "{{ bench_ks_dir }}/{{ item }}/ks.cfg"
-        extra_args: "inst.ks=file:/ks.cfg console=ttyS0 panic=-1"
-        disks:
-          - path: "{{ bench_pool }}/{{ item }}.img"
-            size: %(disk_gib)d
-            format: raw
-        networks: []
-        qemu_commandline: " -netdev user,id=uvnet0 -device virtio-net-pci,netdev=uvnet0,bus=pcie.0,addr=0x10"
-      loop: "{{ bench_guests }}"
-""" % GUEST
 
 
 # --------------------------------------------------------------------------- the link
@@ -211,7 +184,7 @@ def ours(tree, daemons, root, prefix, names):
             "guest_install_cache_dir": os.path.join(base, "cache"), "guest_install_work_dir": os.path.join(base, "work"),
             "guest_install_pool": prefix + host, "guest_install_pool_path": os.path.join(root, prefix + host + "-pool"),
             "guest_install_memory": GUEST["memory"], "guest_install_vcpus": GUEST["vcpus"],
-            "guest_install_enforce_floors": False, "guest_install_disk_size": "%dG" % GUEST["disk_gib"],
+            "guest_install_enforce_floors": False, "guest_install_disk_size": "%dM" % GUEST["disk_mib"],
             "guest_install_disk_format": "raw", "guest_install_hypervisor": "qemu",
             "guest_install_interfaces": [{"type": "user"}], "guest_install_extra_args": ["panic=-1"],
             "guest_install_wait": False, "guest_install_concurrency": GUESTS_PER_HOST,
@@ -233,7 +206,7 @@ def virt_install_loops(tree, daemons, root, prefix, names):
             disk = os.path.join(root, prefix + host + "-pool", name + ".img")
             cmd = in_namespace(daemons[host], [
                 "virt-install", "--connect", daemons[host].uri, "--name", name, "--memory", str(GUEST["memory"]),
-                "--vcpus", str(GUEST["vcpus"]), "--disk", "path=%s,size=%d,format=raw" % (disk, GUEST["disk_gib"]),
+                "--vcpus", str(GUEST["vcpus"]), "--disk", "path=%s,size=%d,format=raw" % (disk, GUEST["disk_mib"] // 1024),
                 "--location", tree, "--initrd-inject", ks, "--extra-args", "inst.ks=file:/ks.cfg console=ttyS0 panic=-1",
                 "--virt-type", "qemu", "--osinfo", "detect=on,require=off", "--network", "user", "--graphics", "none",
                 "--noautoconsole", "--wait", "0"])
